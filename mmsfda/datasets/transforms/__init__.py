@@ -1,0 +1,1 @@
+from . import checked_loading  # noqa: F401

@@ -1,0 +1,340 @@
+"""Re-estimate BatchNorm running statistics on target data before training (AdaBN, Cal-SFDA C4)."""
+import random
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.dist import all_reduce, get_world_size, is_main_process
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.utils import ProgressBar
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.utils.data import DataLoader
+
+from mmseg.registry import HOOKS
+
+_CKPT_KEY = 'bn_stats_warmup'
+
+
+class _RunningMoments:
+    """Per-channel count, mean and sum of squared deviations of a BN layer's inputs (float64).
+
+    Batches are merged with Chan et al.'s parallel update, which is exact and stable (no
+    ``E[x^2] - E[x]^2`` cancellation). Used as a forward pre-hook; only the layer's first call
+    per warm-up batch counts (a layer reached by two of the networks run on a batch, e.g. the
+    student's forward and the whole model's, must not see the batch twice): later calls are
+    ignored here and, with an exponential ``momentum``, run with BN momentum 0 (no update).
+    """
+
+    def __init__(self, batch_counter: list, momentum: Optional[float]):
+        self.batch_counter = batch_counter
+        self.momentum = momentum
+        self.last_batch = -1
+        self.n = 0
+        self.mean = None
+        self.m2 = None
+        self.calls = 0
+
+    def __call__(self, module, args):
+        if self.last_batch == self.batch_counter[0]:
+            if self.momentum is not None:
+                module.momentum = 0.0
+            return
+        self.last_batch = self.batch_counter[0]
+        if self.momentum is not None:
+            module.momentum = self.momentum
+        x = args[0].detach()
+        x = x.transpose(0, 1).reshape(x.shape[1], -1).double()  # (C, N*H*W)
+        nb = x.shape[1]
+        mb = x.mean(dim=1)
+        m2b = (x - mb[:, None]).pow(2).sum(dim=1)
+        self.calls += 1
+        if self.n == 0:
+            self.n, self.mean, self.m2 = nb, mb, m2b
+            return
+        n = self.n + nb
+        delta = mb - self.mean
+        self.mean = self.mean + delta * (nb / n)
+        self.m2 = self.m2 + m2b + delta.pow(2) * (self.n * nb / n)
+        self.n = n
+
+    def reduce_across_ranks(self, num_channels, device):
+        """Pool the moments of all ranks (every rank must call it, in the same layer order)."""
+        n = torch.tensor([float(self.n)], dtype=torch.float64, device=device)
+        mean = self.mean if self.n else torch.zeros(num_channels, dtype=torch.float64,
+                                                    device=device)
+        m2 = self.m2 if self.n else torch.zeros_like(mean)
+        s, q = mean * n, m2 + n * mean.pow(2)
+        for t in (n, s, q):
+            all_reduce(t, op='sum')
+        self.n = int(n.item())
+        if self.n:
+            self.mean = s / n
+            self.m2 = (q - n * self.mean.pow(2)).clamp(min=0)
+
+
+@HOOKS.register_module()
+class BNStatsWarmupHook(Hook):
+    """Re-estimate the running statistics of BatchNorm layers on target data, before training.
+
+    In ``before_train`` of a fresh run (``runner.iter == 0``, and not resumed from a checkpoint in
+    which it already ran), the chosen BN layers are put in train mode and everything else in eval
+    mode, and ``num_iters`` batches run through the model under ``no_grad``; then every module's
+    mode and every BN momentum are restored. This is AdaBN (Li et al. 2016) when it covers all BN
+    layers, and Cal-SFDA's value-net warm-up (SPEC 3.6) with ``modules=['value_net']``.
+
+    * ``momentum=None`` (default): the running mean and variance become the exact per-channel
+      mean and unbiased variance of the layer's inputs over all warm-up pixels (pooled over batches
+      and, under DDP, over ranks) -- the AdaBN estimate. BN's own cumulative average would average
+      per-batch variances, which misses the spread of the batch means. Needs ``reset=True``.
+    * ``momentum=m``: BN's usual exponential update with momentum ``m`` (Cal-SFDA's code: 0.1),
+      starting from the source statistics (``reset=False``) or from mean 0 / var 1 (``reset=True``).
+
+    Data: ``dataloader`` (a config dict, built with ``Runner.build_dataloader``, or a DataLoader),
+    by default the runner's train dataloader. A batch with a ``branch`` key (the ``'source'`` /
+    ``'target'`` batches of a domain-pair dataset) is reduced to that branch *after* the model's
+    ``data_preprocessor(batch, training=False)``; a plain mmseg batch is used as it is. The data
+    never disturbs training: python / numpy / torch RNG states are restored afterwards and a loader
+    with persistent workers is wrapped in a non-persistent one, so a resumed run (which skips the
+    warm-up) sees the same data and augmentations as the uninterrupted one.
+
+    Forward: each network holding a chosen BN layer runs its ``mode='tensor'`` forward (for a
+    segmentor, ``extract_feat`` and the decode head, so BN in heads is re-estimated too): for a
+    teacher-student model, ``model.student`` and/or ``model.teacher``, and ``model`` itself for BN
+    layers outside both (e.g. a value net, reached if the model's ``_forward`` runs it).
+
+    AdaBN through ``Runner.train()`` (mmseg's ``tools/train.py``): mmengine's ``IterBasedTrainLoop``
+    with ``max_iters=0`` runs no iteration, so it neither saves nor validates; ``save_after=True``
+    writes ``work_dir/bn_warmup.pth`` and ``evaluate_after=True`` runs the validation loop right
+    after the warm-up. An AdaBN config on top of a source config::
+
+        load_from = 'source.pth'
+        train_cfg = dict(type='IterBasedTrainLoop', max_iters=0, val_interval=1)
+        param_scheduler = []
+        custom_hooks = [dict(type='BNStatsWarmupHook', save_after=True, evaluate_after=True)]
+        # train_dataloader: the target images (a plain mmseg dataset or a domain pair)
+
+    Args:
+        dataloader (dict | DataLoader, optional): Warm-up data. Defaults to the train dataloader.
+        num_iters (int, optional): Number of batches. Defaults to one pass (``len(dataloader)``).
+        modules (Sequence[str], optional): Dotted names of the submodules whose BN layers are
+            re-estimated (e.g. ``['student.backbone', 'value_net']``). Defaults to all BN layers.
+        reset (bool): Reset the statistics first. Defaults to True.
+        momentum (float, optional): See above. Defaults to None (exact pooled statistics).
+        branch (str, optional): Key of the batch branch to use. Defaults to 'target'.
+        save_after (bool): Save the warmed-up model as ``work_dir/bn_warmup.pth``. Defaults to False.
+        evaluate_after (bool): Run ``runner.val_loop`` after the warm-up. Defaults to False.
+    """
+
+    priority = 'ABOVE_NORMAL'  # before MeanTeacherHook, which may copy the student's buffers
+
+    def __init__(self,
+                 dataloader: Union[dict, DataLoader, None] = None,
+                 num_iters: Optional[int] = None,
+                 modules: Optional[Sequence[str]] = None,
+                 reset: bool = True,
+                 momentum: Optional[float] = None,
+                 branch: Optional[str] = 'target',
+                 save_after: bool = False,
+                 evaluate_after: bool = False):
+        if momentum is None and not reset:
+            raise ValueError('momentum=None replaces the statistics by exact target statistics, '
+                             'so reset=False has no meaning; give a momentum (e.g. 0.1) to update '
+                             'the source statistics instead')
+        if momentum is not None and not 0 <= momentum <= 1:
+            raise ValueError(f'momentum must be None or in [0, 1], got {momentum}')
+        if num_iters is not None and num_iters < 1:
+            raise ValueError(f'num_iters must be positive, got {num_iters}')
+        if isinstance(modules, str):
+            modules = [modules]
+        self.dataloader = dataloader
+        self.num_iters = num_iters
+        self.modules = None if modules is None else list(modules)
+        self.reset = reset
+        self.momentum = momentum
+        self.branch = branch
+        self.save_after = save_after
+        self.evaluate_after = evaluate_after
+        self.done = False  # ran in this run or in the run this one resumes
+
+    # -- runner interface ------------------------------------------------------------------
+    def before_train(self, runner) -> None:
+        if runner.iter > 0 or self.done:
+            runner.logger.info(f'BN statistics warm-up skipped (resumed at iteration '
+                               f'{runner.iter}, warm-up done before)')
+            return
+        if self.dataloader is None:
+            loader = runner.train_dataloader
+        elif isinstance(self.dataloader, dict):
+            loader = runner.build_dataloader(self.dataloader, seed=runner.seed)
+        else:
+            loader = self.dataloader
+        num_batches, num_layers = self.warmup(runner.model, loader, logger=runner.logger)
+        self.done = True
+        self.num_batches, self.num_layers = num_batches, num_layers
+        if self.save_after:
+            # meta iter = the current iteration (mmengine would write iter + 1), so that a run
+            # resumed from this file starts at iteration 0 and skips the warm-up
+            runner.save_checkpoint(runner.work_dir, 'bn_warmup.pth',
+                                   meta=dict(epoch=runner.epoch, iter=runner.iter))
+            runner.logger.info(f'BN warm-up model saved to {runner.work_dir}/bn_warmup.pth')
+        if self.evaluate_after:
+            if runner.val_loop is None:
+                raise ValueError('evaluate_after=True needs val_dataloader, val_evaluator and '
+                                 'val_cfg in the config')
+            runner.val_loop.run()
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint[_CKPT_KEY] = dict(done=self.done)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        # Only a resumed run skips the warm-up because of the checkpoint; `load_from` (e.g. a
+        # source model or an AdaBN model to adapt further) starts fresh.
+        if getattr(runner, '_resume', False):
+            self.done = bool(checkpoint.get(_CKPT_KEY, {}).get('done', False))
+
+    # -- the warm-up -----------------------------------------------------------------------
+    def select_bn_layers(self, model: nn.Module) -> Dict[str, _BatchNorm]:
+        """The BN layers (with running statistics) under ``self.modules``, by full name."""
+        roots = [''] if self.modules is None else self.modules
+        layers = {}
+        for root in roots:
+            try:
+                sub = model.get_submodule(root)
+            except AttributeError:
+                children = ', '.join(n for n, _ in model.named_children())
+                raise ValueError(f'{type(self).__name__}: `{root}` is not a submodule of '
+                                 f'{type(model).__name__} (its children: {children})') from None
+            for name, m in sub.named_modules(prefix=root):
+                if isinstance(m, _BatchNorm) and m.track_running_stats:
+                    layers[name] = m
+        if not layers:
+            raise ValueError(f'{type(self).__name__}: no BatchNorm layer with running statistics '
+                             f'under {roots}')
+        return layers
+
+    def _networks(self, model: nn.Module, names: List[str]) -> List[nn.Module]:
+        """The networks whose ``mode='tensor'`` forward reaches the chosen BN layers."""
+        subs = [n for n in ('student', 'teacher') if isinstance(getattr(model, n, None), nn.Module)]
+        if not subs:
+            return [model]
+        nets = [getattr(model, s) for s in subs if any(n.startswith(s + '.') for n in names)]
+        if any(not any(n.startswith(s + '.') for s in subs) for n in names):
+            nets.append(model)
+        return nets
+
+    def _inputs(self, model, batch):
+        data = model.data_preprocessor(batch, False)
+        if isinstance(data, dict) and self.branch is not None and self.branch in data:
+            data = data[self.branch]
+        if not (isinstance(data, dict) and 'inputs' in data):
+            raise ValueError(f'{type(self).__name__}: expected a preprocessed batch with '
+                             f'`inputs` (or a `{self.branch}` branch holding one), got '
+                             f'{list(data) if isinstance(data, dict) else type(data).__name__}')
+        return data['inputs'], data.get('data_samples')
+
+    @torch.no_grad()
+    def warmup(self, model: nn.Module, dataloader, logger=None):
+        """Run the warm-up on ``model`` with ``dataloader``; usable without a runner.
+
+        Returns:
+            tuple[int, int]: Number of batches run and of BN layers re-estimated.
+        """
+        if is_model_wrapper(model):
+            model = model.module
+        layers = self.select_bn_layers(model)
+        num_iters = self.num_iters or len(dataloader)
+        loader = _without_persistent_workers(dataloader)
+
+        modes = {m: m.training for m in model.modules()}
+        momenta = {name: bn.momentum for name, bn in layers.items()}
+        batch_counter = [0]
+        moments = {name: _RunningMoments(batch_counter, self.momentum) for name in layers}
+        handles = [bn.register_forward_pre_hook(moments[name]) for name, bn in layers.items()]
+        rng = _get_rng_states()
+        try:
+            model.eval()
+            for bn in layers.values():
+                bn.train()
+                if self.reset:
+                    bn.reset_running_stats()
+            nets = self._networks(model, list(layers))
+            bar = ProgressBar(num_iters) if is_main_process() else None
+            it, done = iter(loader), 0
+            while done < num_iters:
+                try:
+                    batch = next(it)
+                except StopIteration:  # a finite sampler: start another pass
+                    it = iter(loader)
+                    batch = next(it)
+                inputs, data_samples = self._inputs(model, batch)
+                for net in nets:
+                    net(inputs, data_samples, mode='tensor')
+                done += 1
+                batch_counter[0] = done
+                if bar is not None:
+                    bar.update()
+            del it
+        finally:
+            for h in handles:
+                h.remove()
+            for m, training in modes.items():
+                m.training = training
+            for name, bn in layers.items():
+                bn.momentum = momenta[name]
+            _set_rng_states(rng)
+
+        unreached = []
+        for name, bn in layers.items():
+            acc = moments[name]
+            if get_world_size() > 1:
+                if self.momentum is None:
+                    acc.reduce_across_ranks(bn.num_features, bn.running_mean.device)
+                else:  # each rank saw its own shard: average, or DDP keeps rank 0's
+                    all_reduce(bn.running_mean, op='mean')
+                    all_reduce(bn.running_var, op='mean')
+            if acc.n == 0:
+                unreached.append(name)
+            elif self.momentum is None:
+                bn.running_mean.copy_(acc.mean.to(bn.running_mean.dtype))
+                bn.running_var.copy_((acc.m2 / max(acc.n - 1, 1)).to(bn.running_var.dtype))
+                bn.num_batches_tracked.fill_(acc.calls)
+        if logger is not None:
+            how = ('exact pooled statistics' if self.momentum is None else
+                   f'momentum {self.momentum}' + (' after reset' if self.reset else ''))
+            logger.info(f'BN statistics warm-up: {done} batches, {len(layers) - len(unreached)} '
+                        f'BatchNorm layers re-estimated ({how})')
+            if unreached:
+                logger.warning(f'BN statistics warm-up: {len(unreached)} chosen BatchNorm layers '
+                               f'got no input in the forward pass and were not updated: '
+                               f'{unreached[:5]}{" ..." if len(unreached) > 5 else ""}')
+        return done, len(layers) - len(unreached)
+
+
+def _without_persistent_workers(loader):
+    """Iterating a loader with persistent workers resets the iterator training uses: re-wrap."""
+    if not (isinstance(loader, DataLoader) and loader.persistent_workers
+            and loader.num_workers > 0):
+        return loader
+    return DataLoader(loader.dataset, batch_sampler=loader.batch_sampler,
+                      num_workers=loader.num_workers, collate_fn=loader.collate_fn,
+                      pin_memory=loader.pin_memory, timeout=loader.timeout,
+                      worker_init_fn=loader.worker_init_fn,
+                      prefetch_factor=loader.prefetch_factor, persistent_workers=False)
+
+
+def _get_rng_states():
+    states = dict(random=random.getstate(), numpy=np.random.get_state(),
+                  torch=torch.get_rng_state())
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states['cuda'] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states):
+    random.setstate(states['random'])
+    np.random.set_state(states['numpy'])
+    torch.set_rng_state(states['torch'])
+    if 'cuda' in states:
+        torch.cuda.set_rng_state_all(states['cuda'])

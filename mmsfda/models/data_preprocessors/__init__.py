@@ -1,0 +1,1 @@
+from . import domain_data_preprocessor  # noqa: F401

@@ -1,0 +1,1 @@
+from . import deeplabv2_head  # noqa: F401

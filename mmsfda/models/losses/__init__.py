@@ -1,0 +1,2 @@
+from . import differentiable_ece_loss  # noqa: F401
+from . import entropy_loss, information_maximization_loss, pseudo_label_ce_loss  # noqa: F401

@@ -1,0 +1,1 @@
+from . import class_mix, strong_augment  # noqa: F401

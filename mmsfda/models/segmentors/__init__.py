@@ -1,0 +1,1 @@
+from . import self_training_segmentor  # noqa: F401

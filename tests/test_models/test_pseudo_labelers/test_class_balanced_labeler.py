@@ -1,0 +1,179 @@
+import numpy as np
+import pytest
+import torch
+
+from mmsfda.models.pseudo_labelers import IGNORE_INDEX
+from mmsfda.models.pseudo_labelers.class_balanced_labeler import ClassBalancedLabeler
+from mmseg.registry import MODELS
+
+C = 4
+
+
+def random_probs(seed, b=2, h=16, w=16, c=C):
+    g = torch.Generator().manual_seed(seed)
+    # Skew the logits so the classes have different frequencies and confidence ranges.
+    logits = torch.randn(b, c, h, w, generator=g) * 3 + torch.arange(c).view(1, c, 1, 1) * 0.5
+    return logits.softmax(dim=1)
+
+
+def numpy_thresholds(probs, proportion):
+    conf, pred = probs.max(dim=1)
+    conf, pred = conf.flatten().numpy().astype(np.float64), pred.flatten().numpy()
+    return {k: np.quantile(conf[pred == k], 1 - proportion) for k in range(probs.shape[1])
+            if (pred == k).any()}
+
+
+def test_registered():
+    labeler = MODELS.build(dict(type='ClassBalancedLabeler', num_classes=C, proportion=0.3))
+    assert isinstance(labeler, ClassBalancedLabeler)
+
+
+def test_online_hand_made():
+    # Class 0: confidences 0.5..0.9; class 1: 0.95 and 0.55.
+    conf = torch.tensor([[[0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.55]]])
+    pred = torch.tensor([[[0, 0, 0, 0, 0, 1, 1]]])
+    probs = torch.zeros(1, 2, 1, 7)
+    probs.scatter_(1, pred.unsqueeze(1), conf.unsqueeze(1))
+    probs.scatter_(1, (1 - pred).unsqueeze(1), (1 - conf).unsqueeze(1))
+    out = ClassBalancedLabeler(num_classes=2, proportion=0.4)(probs)
+    # numpy: quantile(0.6) of [.5 .6 .7 .8 .9] = 0.74; of [.55 .95] = 0.79.
+    assert torch.allclose(out.extras['thresholds'], torch.tensor([0.74, 0.79]))
+    assert out.labels.tolist() == [[[255, 255, 255, 0, 0, 1, 255]]]
+    assert out.weights.tolist() == [[[0, 0, 0, 1, 1, 1, 0]]]
+
+
+def test_online_thresholds_equal_numpy_quantile():
+    probs = random_probs(0)
+    labeler = ClassBalancedLabeler(num_classes=C, proportion=0.2)
+    out = labeler(probs)
+    ref = numpy_thresholds(probs, 0.2)
+    assert len(ref) == C
+    for k, v in ref.items():
+        assert out.extras['thresholds'][k].item() == pytest.approx(v, abs=1e-6)
+    # The buffer holds the thresholds used, and about 20 % of each class is kept.
+    assert torch.equal(labeler.thresholds, out.extras['thresholds'])
+    conf, pred = probs.max(1)
+    for k in range(C):
+        kept = (out.labels == k).sum().item()
+        assert kept == pytest.approx(0.2 * (pred == k).sum().item(), abs=1.0)
+    assert torch.equal(out.weights, (out.labels != IGNORE_INDEX).float())
+    assert torch.equal(out.labels[out.labels != IGNORE_INDEX], pred[out.labels != IGNORE_INDEX])
+
+
+def test_offline_within_one_bin_of_numpy():
+    probs = random_probs(1, b=4, h=64, w=64)
+    labeler = ClassBalancedLabeler(num_classes=C, proportion=0.3, mode='offline', num_bins=1000)
+    labeler.reset_stats()
+    labeler.accumulate(probs)
+    thresholds = labeler.finalize()
+    ref = numpy_thresholds(probs, 0.3)
+    conf, pred = probs.max(1)
+    assert len(ref) == C
+    for k, v in ref.items():
+        values = np.sort(conf[pred == k].numpy().astype(np.float64))
+        # Within a bin width, plus the spacing of the samples around the quantile.
+        r = int(0.7 * (len(values) - 1))
+        gap = values[min(r + 2, len(values) - 1)] - values[max(r - 1, 0)]
+        assert abs(thresholds[k].item() - v) <= 1 / 1000 + gap
+        assert abs(thresholds[k].item() - v) <= 2 / 1000
+        kept = (values >= thresholds[k].item()).mean()
+        assert kept == pytest.approx(0.3, abs=0.005)
+    out = labeler(probs)
+    assert torch.equal(out.extras['thresholds'], thresholds)
+    conf, pred = probs.max(1)
+    assert torch.equal(out.labels, torch.where(conf >= thresholds[pred], pred, torch.tensor(255)))
+
+
+def test_offline_streaming_equals_concatenation():
+    batches = [random_probs(s, b=1, h=8, w=12) for s in range(3)]
+    streamed = ClassBalancedLabeler(num_classes=C, mode='offline', num_bins=100)
+    streamed.reset_stats()
+    for probs in batches:
+        streamed.accumulate(probs)
+    streamed.finalize()
+    whole = ClassBalancedLabeler(num_classes=C, mode='offline', num_bins=100)
+    whole.reset_stats()
+    whole.accumulate(torch.cat(batches))
+    whole.finalize()
+    assert torch.equal(streamed.hist, whole.hist)
+    assert streamed.hist.sum() == 3 * 8 * 12
+    assert torch.equal(streamed.thresholds, whole.thresholds)
+
+
+def test_offline_requires_finalize():
+    labeler = ClassBalancedLabeler(num_classes=C, mode='offline')
+    with pytest.raises(RuntimeError):
+        labeler(random_probs(0))
+
+
+def test_class_never_predicted_gets_default():
+    probs = torch.zeros(1, 3, 2, 2)
+    probs[:, 0] = 0.9
+    probs[:, 1] = 0.1  # classes 1 and 2 are never the argmax
+    labeler = ClassBalancedLabeler(num_classes=3, mode='offline', default_threshold=0.42)
+    labeler.reset_stats()
+    labeler.accumulate(probs)
+    thresholds = labeler.finalize()
+    assert thresholds[1].item() == pytest.approx(0.42) and thresholds[2].item() == pytest.approx(0.42)
+    assert labeler.initialized.tolist() == [True, False, False]
+    # All of class 0 is in one bin: the threshold is interpolated inside it.
+    assert abs(thresholds[0].item() - 0.9) <= 1 / labeler.num_bins
+
+
+def test_online_momentum_and_eval_mode():
+    labeler = ClassBalancedLabeler(num_classes=C, proportion=0.5, momentum=0.25)
+    p1, p2 = random_probs(3), random_probs(4)
+    t1 = labeler(p1).extras['thresholds']
+    ref1 = torch.tensor([numpy_thresholds(p1, 0.5)[k] for k in range(C)], dtype=torch.float32)
+    assert torch.allclose(t1, ref1, atol=1e-6)  # first appearance sets the value
+    t2 = labeler(p2).extras['thresholds']
+    ref2 = torch.tensor([numpy_thresholds(p2, 0.5)[k] for k in range(C)], dtype=torch.float32)
+    assert torch.allclose(t2, 0.75 * ref1 + 0.25 * ref2, atol=1e-6)
+    labeler.eval()
+    t3 = labeler(p1).extras['thresholds']
+    assert torch.equal(t3, t2) and torch.equal(labeler.thresholds, t2)
+
+
+def test_absent_class_keeps_running_threshold():
+    labeler = ClassBalancedLabeler(num_classes=3, proportion=0.5, momentum=0.5)
+    probs = torch.zeros(1, 3, 1, 4)
+    probs[0, 0] = torch.tensor([0.6, 0.7, 0.8, 0.9])
+    probs[0, 1] = 1 - probs[0, 0]
+    labeler(probs)
+    assert labeler.thresholds[1].item() == pytest.approx(0.5)  # default, untouched
+    assert labeler.initialized.tolist() == [True, False, False]
+
+
+def test_all_invalid_batch():
+    labeler = ClassBalancedLabeler(num_classes=C)
+    before = labeler.thresholds.clone()
+    out = labeler(random_probs(0), valid_mask=torch.zeros(2, 16, 16, dtype=torch.bool))
+    assert (out.labels == IGNORE_INDEX).all()
+    assert torch.equal(out.weights, torch.zeros(2, 16, 16))
+    assert torch.equal(labeler.thresholds, before)
+    assert torch.isfinite(out.extras['thresholds']).all()
+
+
+def test_state_dict_roundtrip():
+    probs = random_probs(5)
+    labeler = ClassBalancedLabeler(num_classes=C, mode='offline', num_bins=50)
+    labeler.reset_stats()
+    labeler.accumulate(probs)
+    labeler.finalize()
+    state = labeler.state_dict()
+    assert {'thresholds', 'initialized', 'finalized'} <= set(state)
+    assert 'hist' not in state  # transient pass state is not checkpointed
+    restored = ClassBalancedLabeler(num_classes=C, mode='offline', num_bins=50)
+    restored.load_state_dict(state)
+    assert torch.equal(restored.thresholds, labeler.thresholds)
+    a, b = labeler(probs), restored(probs)
+    assert torch.equal(a.labels, b.labels)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        ClassBalancedLabeler(num_classes=C, proportion=0)
+    with pytest.raises(ValueError):
+        ClassBalancedLabeler(num_classes=C, mode='batch')
+    with pytest.raises(ValueError):
+        ClassBalancedLabeler(num_classes=C, mode='offline', momentum=0.1)
