@@ -27,9 +27,9 @@ from mmsfda.visualization.reliability_diagram import (load_reliability,  # noqa:
                                                       plot_reliability)
 
 SOURCE_MODELS = {
-    'source-only': 'configs/source_only/deeplabv2_r18-tiny_1xb4-1500_toy-source-128x256.py',
+    'source-only': 'configs/source_only/deeplabv2_r18-tiny_1xb4-1k_toy-source-128x256.py',
     'source-only + ECE loss':
-    'configs/source_only/deeplabv2_r18-tiny_ece-loss_1xb4-1500_toy-source-128x256.py',
+    'configs/source_only/deeplabv2_r18-tiny_ece-loss_1xb4-1k_toy-source-128x256.py',
 }
 DOMAINS = {
     'source val': 'configs/_base_/datasets/toy_source.py',

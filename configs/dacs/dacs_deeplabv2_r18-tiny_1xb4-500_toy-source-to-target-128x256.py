@@ -4,8 +4,7 @@
 # Starts from a source model: --cfg-options load_from=<source checkpoint>.
 _base_ = [
     '../_base_/models/deeplabv2_r18-tiny.py', '../_base_/datasets/toy_uda.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/sgd_poly_iter.py',
-    '../_base_/sfda_toy_runtime.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/adapt_toy.py'
 ]
 model = dict(
     _delete_=True,

@@ -2,8 +2,7 @@
 # the affine parameters of the normalisation layers (BN uses target batch statistics in training).
 _base_ = [
     '../_base_/models/deeplabv2_r18-tiny.py', '../_base_/datasets/toy_target_adapt.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/sgd_poly_iter.py',
-    '../_base_/sfda_toy_runtime.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/adapt_toy.py'
 ]
 model = dict(
     _delete_=True,

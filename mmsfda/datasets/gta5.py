@@ -16,9 +16,5 @@ class GTA5Dataset(BaseSegDataset):
     """
     METAINFO = CityscapesDataset.METAINFO
 
-    def __init__(self,
-                 img_suffix='.png',
-                 seg_map_suffix='_labelTrainIds.png',
-                 **kwargs) -> None:
-        super().__init__(
-            img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
+    def __init__(self, img_suffix='.png', seg_map_suffix='_labelTrainIds.png', **kwargs) -> None:
+        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)

@@ -6,11 +6,11 @@ SYNTHIA -> Cityscapes is evaluated in two conventions (SPEC 1.2):
   source), evaluated on Cityscapes' 19 classes, reporting mIoU16 / mIoU13 over class subsets;
 * a 16-way head trained on :class:`Synthia16Dataset` and evaluated on :class:`Cityscapes16Dataset`.
 
-Both 16-class datasets read the converters' 19-class ``*labelTrainIds.png`` files and remap them at
-load time through mmseg's ``label_map`` (``BaseSegDataset.get_label_map``: selecting a subset of the
-class-level ``METAINFO`` classes maps the others to 255 and renumbers the rest in order), so there is
-one label file per image and the 16-class ids are exactly the 19 train ids with terrain (9), truck (14)
-and train (16) removed.
+Both 16-class datasets read the converters' 19-class ``*labelTrainIds.png`` files and remap them
+at load time through mmseg's ``label_map`` (``BaseSegDataset.get_label_map``: selecting a subset of
+the class-level ``METAINFO`` classes maps the others to 255 and renumbers the rest in order), so
+there is one label file per image and the 16-class ids are exactly the 19 train ids with terrain
+(9), truck (14) and train (16) removed.
 """
 from mmseg.datasets import BaseSegDataset, CityscapesDataset
 from mmseg.registry import DATASETS
@@ -23,7 +23,7 @@ SYNTHIA13_CLASSES = tuple(c for c in SYNTHIA16_CLASSES if c not in ('wall', 'fen
 
 
 def _with_16_classes(metainfo):
-    """Default ``metainfo`` to the 16 SYNTHIA classes, so that mmseg derives the 19 -> 16 label map."""
+    """Default ``metainfo`` to the 16 SYNTHIA classes: mmseg then derives the 19 -> 16 label map."""
     return {'classes': SYNTHIA16_CLASSES, **(metainfo or {})}
 
 
@@ -41,12 +41,8 @@ class SynthiaDataset(BaseSegDataset):
     """
     METAINFO = CityscapesDataset.METAINFO
 
-    def __init__(self,
-                 img_suffix='.png',
-                 seg_map_suffix='_labelTrainIds.png',
-                 **kwargs) -> None:
-        super().__init__(
-            img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
+    def __init__(self, img_suffix='.png', seg_map_suffix='_labelTrainIds.png', **kwargs) -> None:
+        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
 
 
 @DATASETS.register_module()

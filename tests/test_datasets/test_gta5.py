@@ -18,8 +18,10 @@ from mmseg.registry import DATASETS
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE = osp.join(REPO, 'configs', '_base_', 'datasets')
 # Cityscapes label id -> train id (SPEC 1.2)
-CS_ID_TO_TRAIN = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11,
-                  25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
+CS_ID_TO_TRAIN = {
+    7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,
+    23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18
+}
 
 
 @pytest.fixture(scope='module')
@@ -36,7 +38,8 @@ def gta_root(tmp_path_factory):
         label = Image.fromarray(raw, mode='P')
         label.putpalette(rng.integers(0, 256, size=768).astype(np.uint8).tolist())
         label.save(osp.join(root, 'labels', f'{i:05d}.png'))
-        cv2.imwrite(osp.join(root, 'images', f'{i:05d}.png'), rng.integers(0, 256, (30, 40, 3), np.uint8))
+        cv2.imwrite(
+            osp.join(root, 'images', f'{i:05d}.png'), rng.integers(0, 256, (30, 40, 3), np.uint8))
         raws[f'{i:05d}'] = raw
     sys.path.insert(0, osp.join(REPO, 'tools', 'dataset_converters'))
     try:
@@ -55,10 +58,16 @@ def train_ids(raw):
 
 def test_loads_converted_labels_exactly(gta_root):
     root, raws = gta_root
-    ds = DATASETS.build(dict(
-        type='GTA5Dataset', data_root=root, data_prefix=dict(img_path='images', seg_map_path='labels'),
-        pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
-                  dict(type='PackSegInputs')]))
+    ds = DATASETS.build(
+        dict(
+            type='GTA5Dataset',
+            data_root=root,
+            data_prefix=dict(img_path='images', seg_map_path='labels'),
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations'),
+                dict(type='PackSegInputs')
+            ]))
     assert len(ds) == 2
     assert ds.metainfo['classes'] == CityscapesDataset.METAINFO['classes']
     assert len(ds.metainfo['palette']) == 19 and ds.metainfo['label_map'] is None
@@ -88,7 +97,8 @@ def test_base_config_pipeline(gta_root):
 
 def test_combines_with_the_target_base(tmp_path):
     cfg_file = tmp_path / 'gta2cs.py'
-    cfg_file.write_text(f"_base_ = ['{BASE}/gta5_512x512.py', '{BASE}/cityscapes_512x512_target.py']\n")
+    cfg_file.write_text(
+        f"_base_ = ['{BASE}/gta5_512x512.py', '{BASE}/cityscapes_512x512_target.py']\n")
     cfg = Config.fromfile(str(cfg_file))  # fails on keys defined in both bases
     assert cfg.train_dataloader.dataset.type == 'GTA5Dataset'
     assert cfg.val_dataloader.dataset.type == 'CityscapesDataset'

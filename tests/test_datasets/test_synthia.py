@@ -19,13 +19,19 @@ from mmsfda.evaluation.metrics.subset_iou_metric import SYNTHIA_16WAY_SUBSETS, S
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE = osp.join(REPO, 'configs', '_base_', 'datasets')
 # SPEC 1.2: SYNTHIA id -> 19-class and 16-class train ids
-TO_19 = {3: 0, 4: 1, 2: 2, 21: 3, 5: 4, 7: 5, 15: 6, 9: 7, 6: 8, 16: 9, 1: 10, 10: 11, 17: 12, 8: 13,
-         18: 14, 19: 15, 20: 16, 12: 17, 11: 18}
-TO_16 = {3: 0, 4: 1, 2: 2, 21: 3, 5: 4, 7: 5, 15: 6, 9: 7, 6: 8, 1: 9, 10: 10, 17: 11, 8: 12, 19: 13,
-         12: 14, 11: 15}
+TO_19 = {
+    3: 0, 4: 1, 2: 2, 21: 3, 5: 4, 7: 5, 15: 6, 9: 7, 6: 8, 16: 9,
+    1: 10, 10: 11, 17: 12, 8: 13, 18: 14, 19: 15, 20: 16, 12: 17, 11: 18
+}
+TO_16 = {
+    3: 0, 4: 1, 2: 2, 21: 3, 5: 4, 7: 5, 15: 6, 9: 7, 6: 8, 1: 9,
+    10: 10, 17: 11, 8: 12, 19: 13, 12: 14, 11: 15
+}
 # Cityscapes 19 train ids -> 16 (terrain 9, truck 14, train 16 -> 255)
-CS19_TO_16 = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 10: 9, 11: 10, 12: 11, 13: 12,
-              15: 13, 17: 14, 18: 15}
+CS19_TO_16 = {
+    0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 10: 9,
+    11: 10, 12: 11, 13: 12, 15: 13, 17: 14, 18: 15
+}
 
 
 def remap(raw, id_map):
@@ -36,8 +42,11 @@ def remap(raw, id_map):
 
 
 def whole(pipeline_cfg=()):
-    return [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), *pipeline_cfg,
-            dict(type='PackSegInputs')]
+    return [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations'), *pipeline_cfg,
+        dict(type='PackSegInputs')
+    ]
 
 
 @pytest.fixture(scope='module')
@@ -52,9 +61,11 @@ def synthia_root(tmp_path_factory):
     for i in range(2):
         raw = rng.integers(0, 24, size=(38, 64)).astype(np.uint16)
         junk = rng.integers(0, 65536, size=(38, 64, 2))
-        cv2.imwrite(osp.join(root, 'GT', 'LABELS', f'{i:07d}.png'),
-                    np.dstack([junk, raw]).astype(np.uint16))
-        cv2.imwrite(osp.join(root, 'RGB', f'{i:07d}.png'), rng.integers(0, 256, (38, 64, 3), np.uint8))
+        cv2.imwrite(
+            osp.join(root, 'GT', 'LABELS', f'{i:07d}.png'),
+            np.dstack([junk, raw]).astype(np.uint16))
+        cv2.imwrite(
+            osp.join(root, 'RGB', f'{i:07d}.png'), rng.integers(0, 256, (38, 64, 3), np.uint8))
         raws[f'{i:07d}'] = raw
     sys.path.insert(0, osp.join(REPO, 'tools', 'dataset_converters'))
     try:
@@ -80,30 +91,37 @@ def cityscapes_root(tmp_path_factory):
 
 def test_synthia_19_classes(synthia_root):
     root, raws = synthia_root
-    ds = DATASETS.build(dict(type='SynthiaDataset', data_root=root,
-                             data_prefix=dict(img_path='RGB', seg_map_path='GT/LABELS'),
-                             pipeline=whole()))
+    ds = DATASETS.build(
+        dict(
+            type='SynthiaDataset',
+            data_root=root,
+            data_prefix=dict(img_path='RGB', seg_map_path='GT/LABELS'),
+            pipeline=whole()))
     assert ds.metainfo['classes'] == CityscapesDataset.METAINFO['classes']
     assert ds.metainfo['label_map'] is None
     for i, name in enumerate(sorted(raws)):
         assert ds.get_data_info(i)['seg_map_path'] == osp.join(root, 'GT', 'LABELS',
-                                                                 f'{name}_labelTrainIds.png')
+                                                               f'{name}_labelTrainIds.png')
         gt = ds[i]['data_samples'].gt_sem_seg.data[0].numpy()
         np.testing.assert_array_equal(gt, remap(raws[name], TO_19))
 
 
 def test_synthia16_remaps_at_load_time(synthia_root):
     root, raws = synthia_root
-    ds = DATASETS.build(dict(type='Synthia16Dataset', data_root=root,
-                             data_prefix=dict(img_path='RGB', seg_map_path='GT/LABELS'),
-                             pipeline=whole()))
+    ds = DATASETS.build(
+        dict(
+            type='Synthia16Dataset',
+            data_root=root,
+            data_prefix=dict(img_path='RGB', seg_map_path='GT/LABELS'),
+            pipeline=whole()))
     assert ds.metainfo['classes'] == SYNTHIA16_CLASSES and len(SYNTHIA16_CLASSES) == 16
     palette19 = CityscapesDataset.METAINFO['palette']
     assert ds.metainfo['palette'] == [palette19[i] for i in sorted(CS19_TO_16)]
     for i, name in enumerate(sorted(raws)):
         gt = ds[i]['data_samples'].gt_sem_seg.data[0].numpy()
         np.testing.assert_array_equal(gt, remap(raws[name], TO_16))
-    assert SYNTHIA13_CLASSES == tuple(c for c in SYNTHIA16_CLASSES if c not in ('wall', 'fence', 'pole'))
+    assert SYNTHIA13_CLASSES == tuple(
+        c for c in SYNTHIA16_CLASSES if c not in ('wall', 'fence', 'pole'))
 
 
 @pytest.mark.parametrize('source', ['synthia_512x512.py', 'synthia16_512x512.py'])

@@ -38,6 +38,7 @@ class TeacherStudent(BaseModel):
         self.student = ConvNet()
         self.teacher = ConvNet()
         self.value_net = nn.Sequential(nn.BatchNorm2d(4), nn.Conv2d(4, 1, 1))
+        self.aux = nn.BatchNorm2d(4)  # on no forward path
 
     def forward(self, inputs, data_samples=None, mode='tensor'):
         return self.value_net(self.student(inputs))
@@ -103,9 +104,14 @@ def test_exact_pooled_statistics_with_momentum_none():
     model = TeacherStudent()
     data = loader()
     (m1, v1), (m2, v2) = reference_stats(model.student, data)
+    with torch.no_grad():
+        model.aux.running_mean.fill_(5.0)
     hook = BNStatsWarmupHook()
     logger = FakeLogger()
     assert hook.warmup(model, data, logger=logger) == (3, 5)  # 3 batches, 2+2+1 BN layers
+    # a layer no forward reaches keeps its statistics (not left reset) and is reported
+    assert (model.aux.running_mean == 5.0).all()
+    assert 'not updated' in logger.lines[1] and "'aux'" in logger.lines[1]
     s = model.student
     assert torch.allclose(s.bn1.running_mean.double(), m1, atol=1e-5)
     assert torch.allclose(s.bn1.running_var.double(), v1, rtol=1e-5)
@@ -184,6 +190,24 @@ def test_target_branch_and_rng_untouched():
     assert torch.allclose(model.student.bn1.running_mean.double(), m1, atol=1e-5)
 
 
+def test_domain_data_preprocessor_batches():
+    """The segmentor's DomainDataPreProcessor nests the branches under inputs/data_samples."""
+    from mmengine.dataset import pseudo_collate
+
+    from mmsfda.models.data_preprocessors.domain_data_preprocessor import DomainDataPreProcessor
+    pre = DomainDataPreProcessor(mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0])
+    model = TeacherStudent()
+    model.data_preprocessor = pre
+    pair = DataLoader(Images(key='target'), batch_size=2, shuffle=False,
+                      collate_fn=pseudo_collate)
+    BNStatsWarmupHook(modules=['student']).warmup(model, pair)
+    (m1, v1), _ = reference_stats(model.student, loader())
+    assert torch.allclose(model.student.bn1.running_mean.double(), m1, atol=1e-5)
+    assert torch.allclose(model.student.bn1.running_var.double(), v1, rtol=1e-5)
+    with pytest.raises(ValueError, match='no `tgt` branch'):
+        BNStatsWarmupHook(branch='tgt').warmup(model, pair)
+
+
 def fake_runner(model, data, it=0, resume=False):
     return SimpleNamespace(model=model, iter=it, train_dataloader=data, logger=FakeLogger(),
                            _resume=resume, seed=0)
@@ -215,6 +239,42 @@ def test_runs_once_and_is_skipped_on_resume():
     assert torch.allclose(model.student.bn1.running_mean, warmed)
 
 
+def test_training_is_undisturbed_and_resume_exact(tmp_path):
+    """Warm-up on the (InfiniteSampler) train loader, then train: the training batches are those
+    of a run without warm-up, and N iterations == N/2 + resume (which skips it) + N/2."""
+    from mmsfda.engine.hooks.mean_teacher_hook import MeanTeacherHook
+    from toy_runner import make_runner
+
+    def hooks(warmup=True):
+        return ([BNStatsWarmupHook()] if warmup else []) + [MeanTeacherHook(momentum=0.9)]
+
+    def state(work_dir, it):
+        return torch.load(osp.join(work_dir, f'iter_{it}.pth'), map_location='cpu',
+                          weights_only=False)['state_dict']
+
+    n = 6
+    make_runner(tmp_path / 'plain', n, hooks(False)).train()
+    full = make_runner(tmp_path / 'full', n, hooks())
+    stats0 = full.model.student.layers[1].running_mean.clone()
+    full.train()
+    make_runner(tmp_path / 'part', n // 2, hooks()).train()
+    ckpt = osp.join(tmp_path, 'part', f'iter_{n // 2}.pth')
+    rest = make_runner(tmp_path / 'part', n, hooks(), resume_from=ckpt)
+    rest.train()
+
+    plain, a, b = (state(tmp_path / d, n) for d in ('plain', 'full', 'part'))
+    for k in a:
+        assert torch.equal(a[k], b[k]), k  # exact resume
+        if 'running' not in k and 'num_batches' not in k:
+            # BN normalises with batch statistics in training: the running statistics do not
+            # change the gradients, so the same batches give the same weights as without warm-up
+            assert torch.equal(a[k], plain[k]), k
+    bn_mean = 'student.layers.1.running_mean'
+    assert not torch.equal(a[bn_mean], plain[bn_mean])  # the warm-up did change the statistics
+    assert not torch.equal(stats0, state(tmp_path / 'part', n // 2)[bn_mean])
+    assert torch.load(ckpt, weights_only=False)['bn_stats_warmup'] == dict(done=True)
+
+
 def test_errors():
     model = TeacherStudent()
     with pytest.raises(ValueError, match='`student.nope` is not a submodule'):
@@ -234,7 +294,8 @@ crop_size = (32, 64)
 model = dict(data_preprocessor=dict(size=crop_size), decode_head=dict(num_classes=4))
 pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
             dict(type='PackSegInputs')]
-dataset = dict(type='BaseSegDataset', data_root='{data}', metainfo=dict(classes=('a', 'b', 'c', 'd')),
+dataset = dict(type='BaseSegDataset', data_root='{data}',
+               metainfo=dict(classes=('a', 'b', 'c', 'd')),
                img_suffix='.png', seg_map_suffix='.png',
                data_prefix=dict(img_path='img', seg_map_path='ann'), pipeline=pipeline)
 train_dataloader = dict(batch_size=2, num_workers=0,
@@ -273,10 +334,11 @@ def test_adabn_through_runner_train_saves_and_evaluates(tiny_seg_data, tmp_path)
     assert runner.iter == 0
     # evaluated: the validation metrics are in the message hub
     assert 'val/mIoU' in runner.message_hub.log_scalars
-    # saved: the warmed-up statistics are in work_dir/bn_warmup.pth
-    ckpt = torch.load(osp.join(cfg.work_dir, 'bn_warmup.pth'), map_location='cpu',
+    # saved: the warmed-up statistics are in work_dir/iter_0.pth
+    ckpt = torch.load(osp.join(cfg.work_dir, 'iter_0.pth'), map_location='cpu',
                       weights_only=False)
     saved = ckpt['state_dict']['backbone.stem.1.running_mean']
     assert not torch.equal(saved, torch.zeros_like(saved))
     assert torch.equal(saved, bn.running_mean)
     assert ckpt['bn_stats_warmup'] == dict(done=True)
+    assert ckpt['meta']['iter'] == 0  # a run resumed from it starts at 0 and skips the warm-up

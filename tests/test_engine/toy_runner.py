@@ -24,23 +24,34 @@ class ToyData(Dataset):
         return dict(inputs=self.x[i], targets=self.y[i])
 
 
+class MLP(nn.Module):
+    """Linear-BN-ReLU-Linear with a segmentor-like ``forward(inputs, data_samples, mode)``."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(),
+                                    nn.Linear(8, 1))
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return self.layers(inputs)[:, 0]
+
+
 class ToyTeacherStudent(BaseModel):
-    """``student`` and ``teacher`` (Linear-BN-ReLU-Linear); the loss trains the student only and
-    also runs the teacher (whose BN is then in train mode, as DAFormer's), and records
-    pseudo-label statistics when ``stats`` is given."""
+    """``student`` and ``teacher`` MLPs; the loss trains the student only and also runs the
+    teacher (whose BN is then in train mode, as DAFormer's), and records pseudo-label statistics
+    when ``stats`` is given."""
 
     def __init__(self, stats=None):
         super().__init__()
         torch.manual_seed(0)  # built before the Runner seeds: every run starts from the same model
-        self.student = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(),
-                                     nn.Linear(8, 1))
+        self.student = MLP()
         self.teacher = copy.deepcopy(self.student)
         self.teacher.requires_grad_(False)
         self.stats = stats
-        self.pseudo_label_stats = None
+        self.pseudo_label_stats = {}
 
     def forward(self, inputs, targets=None, mode='tensor'):
-        out = self.student(inputs)[:, 0]
+        out = self.student(inputs)
         if mode != 'loss':
             return out
         with torch.no_grad():

@@ -156,11 +156,14 @@ def test_probabilities_input_and_single_channel():
 
 def test_evaluator_keys_beside_iou_metric_and_json(tmp_path):
     from mmengine.evaluator import Evaluator
+    from mmseg.registry import METRICS
     from mmseg.structures import SegDataSample
 
     out_file = str(tmp_path / 'sub' / 'reliability.json')
-    evaluator = Evaluator([dict(type='IoUMetric', iou_metrics=['mIoU']),
-                           dict(type='CalibrationMetric', n_bins=15, out_file=out_file)])
+    # built from mmseg's registry, as a config with default_scope='mmseg' does
+    evaluator = Evaluator([METRICS.build(dict(type='IoUMetric', iou_metrics=['mIoU'])),
+                           METRICS.build(dict(type='CalibrationMetric', n_bins=15,
+                                              out_file=out_file))])
     evaluator.dataset_meta = dict(classes=[f'c{k}' for k in range(C)])
     samples = make_samples(seed=5)
     data_samples = []

@@ -10,7 +10,7 @@ from mmseg.datasets import CityscapesDataset
 from mmseg.registry import METRICS
 from mmsfda.datasets.synthia import SYNTHIA16_CLASSES
 from mmsfda.evaluation.metrics.subset_iou_metric import (SYNTHIA_16WAY_SUBSETS,
-                                                          SYNTHIA_19WAY_SUBSETS, SubsetIoUMetric)
+                                                         SYNTHIA_19WAY_SUBSETS, SubsetIoUMetric)
 
 CS19 = CityscapesDataset.METAINFO['classes']
 
@@ -85,5 +85,6 @@ def test_subsets_are_checked_early():
 
 
 def test_registered_and_built_from_config():
-    metric = METRICS.build(dict(type='SubsetIoUMetric', subsets=dict(mIoU13=list(SYNTHIA_16WAY_SUBSETS['mIoU13']))))
+    metric = METRICS.build(
+        dict(type='SubsetIoUMetric', subsets=dict(mIoU13=list(SYNTHIA_16WAY_SUBSETS['mIoU13']))))
     assert isinstance(metric, SubsetIoUMetric)

@@ -17,21 +17,30 @@ CONVERTERS = osp.join(REPO, 'tools', 'dataset_converters')
 
 @pytest.fixture(scope='module')
 def conv():
-    """The converter scripts as modules (they import their sibling helper, as when run as scripts)."""
+    """The converter scripts as modules (they import their sibling helper as scripts do)."""
     sys.path.insert(0, CONVERTERS)
     try:
-        yield {name: importlib.import_module(name) for name in ('gta', 'synthia', 'train_id_conversion')}
+        yield {
+            name: importlib.import_module(name)
+            for name in ('gta', 'synthia', 'train_id_conversion')
+        }
     finally:
         sys.path.remove(CONVERTERS)
 
 
 # SPEC 1.2, written out again here so that a wrong map in the converters fails the tests.
-CS_ID_TO_TRAIN = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11,
-                  25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
-SYNTHIA_ID_TO_TRAIN = {3: 0, 4: 1, 2: 2, 21: 3, 5: 4, 7: 5, 15: 6, 9: 7, 6: 8, 16: 9, 1: 10, 10: 11,
-                       17: 12, 8: 13, 18: 14, 19: 15, 20: 16, 12: 17, 11: 18}
-SYNTHIA_ID_TO_TRAIN16 = {3: 0, 4: 1, 2: 2, 21: 3, 5: 4, 7: 5, 15: 6, 9: 7, 6: 8, 1: 9, 10: 10, 17: 11,
-                         8: 12, 19: 13, 12: 14, 11: 15}
+CS_ID_TO_TRAIN = {
+    7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,
+    23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18
+}
+SYNTHIA_ID_TO_TRAIN = {
+    3: 0, 4: 1, 2: 2, 21: 3, 5: 4, 7: 5, 15: 6, 9: 7, 6: 8, 16: 9,
+    1: 10, 10: 11, 17: 12, 8: 13, 18: 14, 19: 15, 20: 16, 12: 17, 11: 18
+}
+SYNTHIA_ID_TO_TRAIN16 = {
+    3: 0, 4: 1, 2: 2, 21: 3, 5: 4, 7: 5, 15: 6, 9: 7, 6: 8, 1: 9,
+    10: 10, 17: 11, 8: 12, 19: 13, 12: 14, 11: 15
+}
 
 
 def expected(raw, id_map):
@@ -55,13 +64,14 @@ def make_gta(root, n=3, shape=(6, 10), seed=0):
         label = Image.fromarray(raw, mode='P')
         label.putpalette(palette)
         label.save(osp.join(root, 'labels', name))
-        cv2.imwrite(osp.join(root, 'images', name), rng.integers(0, 256, size=(*shape, 3), dtype=np.uint8))
+        cv2.imwrite(
+            osp.join(root, 'images', name), rng.integers(0, 256, size=(*shape, 3), dtype=np.uint8))
         raws[name] = raw
     return raws
 
 
 def make_synthia(root, n=3, shape=(6, 10), seed=0):
-    """RGB/NNNNNNN.png and GT/LABELS/NNNNNNN.png: 16-bit, class id in R, junk in G (instance) and B."""
+    """RGB/NNNNNNN.png and GT/LABELS/NNNNNNN.png: 16-bit, class id in R, junk in G and B."""
     rng = np.random.default_rng(seed)
     os.makedirs(osp.join(root, 'RGB'))
     os.makedirs(osp.join(root, 'GT', 'LABELS'))
@@ -70,11 +80,16 @@ def make_synthia(root, n=3, shape=(6, 10), seed=0):
         name = f'{i:07d}.png'
         raw = rng.integers(0, 23, size=shape).astype(np.uint16)
         raw.flat[:3] = (3, 11, 1000)  # road, bicycle, an unmapped 16-bit id
-        bgr = np.stack([rng.integers(0, 65536, size=shape),  # B: junk
-                        np.full(shape, 3),  # G: the instance id; 3 would be road if read as a class
-                        raw], axis=-1).astype(np.uint16)
+        bgr = np.stack(
+            [
+                rng.integers(0, 65536, size=shape),  # B: junk
+                np.full(shape, 3),  # G: the instance id; 3 would be road if read as a class
+                raw
+            ],
+            axis=-1).astype(np.uint16)
         cv2.imwrite(osp.join(root, 'GT', 'LABELS', name), bgr)
-        cv2.imwrite(osp.join(root, 'RGB', name), rng.integers(0, 256, size=(*shape, 3), dtype=np.uint8))
+        cv2.imwrite(
+            osp.join(root, 'RGB', name), rng.integers(0, 256, size=(*shape, 3), dtype=np.uint8))
         raws[name] = raw
     return raws
 
@@ -85,16 +100,20 @@ def read(path):
     return img
 
 
-def check_stats(out_dir, label_dir, names, num_classes, suffix='_labelTrainIds.png', remap=None):
-    """The two DAFormer JSON files equal the pixel counts of the written label files."""
+def check_stats(out_dir, root, label_subdir, names, num_classes, remap=None):
+    """The two DAFormer JSON files equal the pixel counts of the written label files.
+
+    Files are named relative to the dataset root, wherever the converter ran.
+    """
     with open(osp.join(out_dir, 'sample_class_stats.json')) as f:
         stats = json.load(f)
     with open(osp.join(out_dir, 'samples_with_class.json')) as f:
         with_class = json.load(f)
-    assert [s['file'] for s in stats] == [osp.join(label_dir, n[:-4] + suffix) for n in sorted(names)]
+    files = [osp.join(label_subdir, n[:-4] + '_labelTrainIds.png') for n in sorted(names)]
+    assert [s['file'] for s in stats] == files
     want_with_class = {}
     for s in stats:
-        ids = read(s['file'])
+        ids = read(osp.join(root, s['file']))
         ids = ids if remap is None else remap[ids]
         counts = np.bincount(ids.ravel(), minlength=256)
         want = {str(c): int(counts[c]) for c in range(num_classes) if counts[c]}
@@ -110,10 +129,14 @@ def test_gta_converts_ids_and_writes_stats(conv, tmp_path):
     raws = make_gta(root)
     conv['gta'].main([root, '--nproc', '1'])
     for name, raw in raws.items():
-        out = read(osp.join(root, 'labels', name[:-4] + '_labelTrainIds.png'))
+        out_path = osp.join(root, 'labels', name[:-4] + '_labelTrainIds.png')
+        out = read(out_path)
+        # written like any file (mkstemp's 0600 would hide labels from other users)
+        raw_mode = os.stat(osp.join(root, 'labels', name)).st_mode
+        assert os.stat(out_path).st_mode & 0o777 == raw_mode & 0o777
         assert out.flat[0] == 0 and out.flat[1] == 18 and out.flat[2] == 255
         np.testing.assert_array_equal(out, expected(raw, CS_ID_TO_TRAIN))
-    stats = check_stats(root, osp.join(root, 'labels'), raws, 19)
+    stats = check_stats(root, root, 'labels', raws, 19)
     assert stats[0]['0'] >= 1 and stats[0]['18'] >= 1
 
 
@@ -171,30 +194,35 @@ def test_synthia_reads_r_channel_and_writes_16_class_stats(conv, tmp_path):
         assert out.flat[0] == 0 and out.flat[1] == 18 and out.flat[2] == 255
         np.testing.assert_array_equal(out, expected(raw, SYNTHIA_ID_TO_TRAIN))
     # one label file per image: the 16-class convention remaps at load time
-    assert sorted(os.listdir(label_dir)) == sorted(
-        [n for n in raws] + [n[:-4] + '_labelTrainIds.png' for n in raws])
-    check_stats(root, label_dir, raws, 19)
+    written = [n[:-4] + '_labelTrainIds.png' for n in raws]
+    assert sorted(os.listdir(label_dir)) == sorted([*raws, *written])
+    check_stats(root, root, 'GT/LABELS', raws, 19)
     lut16 = conv['synthia'].train_id_to_16()
     # raw id -> 19 -> 16 is SPEC 1.2's 16-class column
     for raw_id in range(1 << 16):
         want = SYNTHIA_ID_TO_TRAIN16.get(raw_id, 255)
         assert lut16[SYNTHIA_ID_TO_TRAIN.get(raw_id, 255)] == want, raw_id
-    stats16 = check_stats(osp.join(root, 'class_stats16'), label_dir, raws, 16, remap=lut16)
-    stats19 = check_stats(root, label_dir, raws, 19)
+    stats16 = check_stats(osp.join(root, 'class_stats16'), root, 'GT/LABELS', raws, 16, remap=lut16)
+    stats19 = check_stats(root, root, 'GT/LABELS', raws, 19)
     assert stats16[0]['9'] == stats19[0]['10']  # sky is 10 of 19 and 9 of 16
 
 
-@pytest.mark.parametrize('label', [
-    np.full((6, 10, 3), 3, np.uint8),  # an 8-bit re-save
-    np.full((6, 10), 3, np.uint8),  # 8-bit grey
-    np.full((6, 10), 3, np.uint16),  # 16-bit grey: no R channel
-], ids=['8bit-rgb', '8bit-grey', '16bit-grey'])
+@pytest.mark.parametrize(
+    'label',
+    [
+        np.full((6, 10, 3), 3, np.uint8),  # an 8-bit re-save
+        np.full((6, 10), 3, np.uint8),  # 8-bit grey
+        np.full((6, 10), 3, np.uint16),  # 16-bit grey: no R channel
+    ],
+    ids=['8bit-rgb', '8bit-grey', '16bit-grey'])
 def test_synthia_rejects_non_16bit_rgb_labels(conv, tmp_path, label):
     root = str(tmp_path / 'synthia')
     make_synthia(root, n=2)
     cv2.imwrite(osp.join(root, 'GT', 'LABELS', '0000001.png'), label)
-    with pytest.raises(ValueError, match=r'0000001\.png.*must be 16-bit PNGs with the class id in the '
-                                         r'R channel'):
+    with pytest.raises(
+            ValueError,
+            match=r'0000001\.png.*must be 16-bit PNGs with the class id in the '
+            r'R channel'):
         conv['synthia'].main([root, '--nproc', '1'])
 
 
@@ -203,7 +231,7 @@ def test_resume_skips_done_files_and_overwrite_redoes_them(conv, tmp_path):
     raws = make_gta(root, n=3)
     label_dir = osp.join(root, 'labels')
     conv['gta'].main([root, '--nproc', '1'])
-    stats_before = check_stats(root, label_dir, raws, 19)
+    stats_before = check_stats(root, root, 'labels', raws, 19)
     outs = [osp.join(label_dir, n[:-4] + '_labelTrainIds.png') for n in sorted(raws)]
     # a killed run: the second file never got written, and a temporary file was left behind
     os.remove(outs[1])
@@ -215,15 +243,15 @@ def test_resume_skips_done_files_and_overwrite_redoes_them(conv, tmp_path):
     conv['gta'].main([root, '--nproc', '1'])
     assert os.stat(outs[0]).st_mtime == 1000 and os.stat(outs[2]).st_mtime == 1000  # skipped
     np.testing.assert_array_equal(read(outs[1]), expected(raws['00002.png'], CS_ID_TO_TRAIN))
-    assert check_stats(root, label_dir, raws, 19) == stats_before  # read back, all counted
+    assert check_stats(root, root, 'labels', raws, 19) == stats_before  # read back, all counted
 
     # a file skipped on resume is trusted as is; --overwrite converts it again
     cv2.imwrite(outs[0], np.zeros((6, 10), np.uint8))
     conv['gta'].main([root, '--nproc', '1'])
-    assert check_stats(root, label_dir, raws, 19) != stats_before
+    assert check_stats(root, root, 'labels', raws, 19) != stats_before
     conv['gta'].main([root, '--nproc', '1', '--overwrite'])
     assert os.stat(outs[2]).st_mtime != 1000
-    assert check_stats(root, label_dir, raws, 19) == stats_before
+    assert check_stats(root, root, 'labels', raws, 19) == stats_before
 
 
 def test_interrupted_write_leaves_no_label(conv, tmp_path, monkeypatch):
@@ -242,13 +270,18 @@ def test_interrupted_write_leaves_no_label(conv, tmp_path, monkeypatch):
 def test_cli_in_parallel(tmp_path):
     root = str(tmp_path / 'synthia')
     raws = make_synthia(root, n=4)
-    proc = subprocess.run(
-        [sys.executable, osp.join(CONVERTERS, 'synthia.py'), root, '--nproc', '2', '--num-classes', '16'],
-        capture_output=True, text=True, timeout=300)
+    # a relative dataset path from another working directory: the stats still name files
+    # relative to the dataset root
+    cmd = [
+        sys.executable,
+        osp.join(CONVERTERS, 'synthia.py'), 'synthia', '--nproc', '2', '--num-classes', '16'
+    ]
+    proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     label_dir = osp.join(root, 'GT', 'LABELS')
     for name, raw in raws.items():
-        np.testing.assert_array_equal(read(osp.join(label_dir, name[:-4] + '_labelTrainIds.png')),
-                                      expected(raw, SYNTHIA_ID_TO_TRAIN))
-    check_stats(root, label_dir, raws, 19)
+        np.testing.assert_array_equal(
+            read(osp.join(label_dir, name[:-4] + '_labelTrainIds.png')),
+            expected(raw, SYNTHIA_ID_TO_TRAIN))
+    check_stats(root, root, 'GT/LABELS', raws, 19)
     assert osp.isfile(osp.join(root, 'class_stats16', 'samples_with_class.json'))

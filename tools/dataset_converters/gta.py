@@ -4,8 +4,9 @@
 
 Reads ``data/gta/labels/NNNNN.png`` (palettised or 8-bit grey PNGs of Cityscapes label ids 0-33) and
 writes ``data/gta/labels/NNNNN_labelTrainIds.png`` beside each (train ids 0-18, every other id 255),
-then ``sample_class_stats.json``, ``samples_with_class.json`` (and whatever else
-:func:`mmsfda.datasets.class_stats.write_class_stats` writes) in ``data/gta`` or ``--out-dir``.
+then ``sample_class_stats.json`` and ``samples_with_class.json``
+(:func:`mmsfda.datasets.class_stats.write_class_stats`) in ``data/gta`` or ``--out-dir``, naming
+files relative to ``data/gta`` (``labels/NNNNN_labelTrainIds.png``).
 Every label must have an image ``data/gta/images/NNNNN.png`` and vice versa. Labels converted by an
 earlier (possibly killed) run are kept unless ``--overwrite``.
 """
@@ -45,18 +46,25 @@ def parse_args(argv=None):
     parser.add_argument('--gt-dir', default='labels', help='label folder under gta_path')
     parser.add_argument('-o', '--out-dir', help='where the statistics go (default: gta_path)')
     parser.add_argument('--nproc', default=4, type=int, help='number of processes')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='convert labels again even where a train-id file exists')
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='convert labels again even where a train-id file exists')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    pairs = find_pairs(osp.join(args.gta_path, args.img_dir), osp.join(args.gta_path, args.gt_dir),
-                       'GTA5')
-    return convert_dataset(pairs, read_gta_label, CITYSCAPES_ID_TO_TRAIN_ID,
-                           args.out_dir or args.gta_path, nproc=args.nproc,
-                           overwrite=args.overwrite)
+    pairs = find_pairs(
+        osp.join(args.gta_path, args.img_dir), osp.join(args.gta_path, args.gt_dir), 'GTA5')
+    return convert_dataset(
+        pairs,
+        read_gta_label,
+        CITYSCAPES_ID_TO_TRAIN_ID,
+        args.gta_path,
+        args.out_dir or args.gta_path,
+        nproc=args.nproc,
+        overwrite=args.overwrite)
 
 
 if __name__ == '__main__':

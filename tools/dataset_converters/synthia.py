@@ -5,12 +5,15 @@
 Reads ``data/synthia/GT/LABELS/NNNNNNN.png`` (16-bit 3-channel PNGs, SYNTHIA class id in the R
 channel) and writes ``NNNNNNN_labelTrainIds.png`` beside each: 19-class Cityscapes train ids (SPEC
 1.2; terrain, truck and train never occur), every other id 255. ``sample_class_stats.json`` and
-``samples_with_class.json`` go to ``data/synthia`` (or ``--out-dir``), in 19-class ids.
+``samples_with_class.json`` go to ``data/synthia`` (or ``--out-dir``), in 19-class ids, naming
+files relative to ``data/synthia`` (``GT/LABELS/NNNNNNN_labelTrainIds.png``).
 
-16-class convention: there is no second label file. ``Synthia16Dataset`` and ``Cityscapes16Dataset``
-remap the 19-class files at load time (mmseg ``label_map``). ``--num-classes 16`` additionally writes
-the statistics in 16-class ids to ``<out-dir>/class_stats16/`` for rare class sampling with a 16-way
-head (16-class ids differ from 19-class ids from sky on, so the two must not be mixed).
+16-class convention: there is no second label file. ``Synthia16Dataset`` and
+``Cityscapes16Dataset`` remap the 19-class files at load time (mmseg ``label_map``).
+``--num-classes 16`` additionally writes the statistics in 16-class ids to
+``<out-dir>/class_stats16/`` for rare class sampling with a 16-way head (16-class ids differ from
+19-class ids from sky on, so the two must not be mixed): with ``DomainPairDataset`` set
+``rare_class_sampling=dict(stats_file='data/synthia/class_stats16/sample_class_stats.json')``.
 """
 import argparse
 import os.path as osp
@@ -61,22 +64,35 @@ def parse_args(argv=None):
     parser.add_argument('--img-dir', default='RGB', help='image folder under synthia_path')
     parser.add_argument('--gt-dir', default='GT/LABELS', help='label folder under synthia_path')
     parser.add_argument('-o', '--out-dir', help='where the statistics go (default: synthia_path)')
-    parser.add_argument('--num-classes', type=int, default=19, choices=(19, 16),
-                        help=f'16: also write 16-class statistics to <out-dir>/{STATS16_DIR}/')
+    parser.add_argument(
+        '--num-classes',
+        type=int,
+        default=19,
+        choices=(19, 16),
+        help=f'16: also write 16-class statistics to <out-dir>/{STATS16_DIR}/')
     parser.add_argument('--nproc', default=4, type=int, help='number of processes')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='convert labels again even where a train-id file exists')
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='convert labels again even where a train-id file exists')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    pairs = find_pairs(osp.join(args.synthia_path, args.img_dir),
-                       osp.join(args.synthia_path, args.gt_dir), 'SYNTHIA')
+    pairs = find_pairs(
+        osp.join(args.synthia_path, args.img_dir), osp.join(args.synthia_path, args.gt_dir),
+        'SYNTHIA')
     extra = {STATS16_DIR: (train_id_to_16(), 16)} if args.num_classes == 16 else None
-    return convert_dataset(pairs, read_synthia_label, SYNTHIA_ID_TO_TRAIN_ID,
-                           args.out_dir or args.synthia_path, nproc=args.nproc,
-                           overwrite=args.overwrite, extra_stats=extra)
+    return convert_dataset(
+        pairs,
+        read_synthia_label,
+        SYNTHIA_ID_TO_TRAIN_ID,
+        args.synthia_path,
+        args.out_dir or args.synthia_path,
+        nproc=args.nproc,
+        overwrite=args.overwrite,
+        extra_stats=extra)
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-"""What the GTA5 and SYNTHIA converters share: id maps -> train-id PNGs, resumable, atomic, parallel.
+"""What the GTA5 and SYNTHIA converters share: id map -> train-id PNGs; resumable, atomic, parallel.
 
 Each raw label ``<dir>/<name>.png`` gets ``<dir>/<name>_labelTrainIds.png`` (uint8, 255 = ignore).
 A label written before is read back instead of converted again (so a killed run resumes where it
@@ -22,6 +22,8 @@ from mmsfda.datasets.class_stats import compute_class_stats, write_class_stats
 
 OUT_SUFFIX = '_labelTrainIds.png'
 IGNORE_INDEX = 255
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def id_lut(id_map: Dict[int, int]) -> np.ndarray:
@@ -37,9 +39,10 @@ def write_png_atomic(path: str, array: np.ndarray) -> None:
     ok, buf = cv2.imencode('.png', array)
     if not ok:
         raise OSError(f'could not encode {path} as PNG')
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path) or '.', prefix=f'.{osp.basename(path)}.',
-                               suffix='.tmp')
+    fd, tmp = tempfile.mkstemp(
+        dir=osp.dirname(path) or '.', prefix=f'.{osp.basename(path)}.', suffix='.tmp')
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual permissions
         with os.fdopen(fd, 'wb') as f:
             f.write(buf.tobytes())
         os.replace(tmp, path)
@@ -57,8 +60,9 @@ def find_pairs(img_dir: str, label_dir: str, dataset: str) -> List[tuple]:
             raise FileNotFoundError(f'{dataset}: folder {d} does not exist')
         return {
             osp.relpath(osp.join(root, f), d)
-            for root, _, files in os.walk(d) for f in files
-            if f.endswith('.png') and '_labelTrainIds' not in f
+            for root, _, files in os.walk(d)
+            for f in files
+            if f.endswith('.png') and not f.startswith('.') and '_labelTrainIds' not in f
         }
 
     images, labels = scan(img_dir), scan(label_dir)
@@ -111,30 +115,45 @@ def convert_pair(pair: tuple, read_label: Callable[[str], np.ndarray], lut: np.n
     return dict(stats=stats, size_ok=image_size(img_path) == (w, h), img=img_path)
 
 
-def convert_dataset(pairs: Sequence[tuple], read_label: Callable[[str], np.ndarray],
-                    id_map: Dict[int, int], out_dir: str, nproc: int = 1, overwrite: bool = False,
+def convert_dataset(pairs: Sequence[tuple],
+                    read_label: Callable[[str], np.ndarray],
+                    id_map: Dict[int, int],
+                    root: str,
+                    out_dir: str,
+                    nproc: int = 1,
+                    overwrite: bool = False,
                     extra_stats: Optional[Dict[str, tuple]] = None) -> Dict[str, list]:
     """Convert every pair and write the rare-class-sampling statistics.
 
     The statistics of the train ids go to ``out_dir``; each ``extra_stats`` entry
     ``subdir -> (lut over train ids, num_classes)`` writes statistics of remapped ids to
-    ``out_dir/subdir``. Returns the records per output folder.
+    ``out_dir/subdir``. Their ``file`` entries are relative to the dataset ``root``
+    (``labels/00001_labelTrainIds.png``), so they hold wherever the converter ran and wherever
+    the dataset moves; ``DomainPairDataset`` matches them against the source dataset's
+    ``seg_map_path`` relative to its ``data_root``. Returns the records per output folder.
     """
     spaces = {'': (None, max(id_map.values()) + 1), **(extra_stats or {})}
-    func = partial(convert_pair, read_label=read_label, lut=id_lut(id_map), stats_spaces=spaces,
-                   overwrite=overwrite)
+    func = partial(
+        convert_pair,
+        read_label=read_label,
+        lut=id_lut(id_map),
+        stats_spaces=spaces,
+        overwrite=overwrite)
     if nproc > 1:
         results = track_parallel_progress(func, list(pairs), nproc)
     else:
         results = track_progress(func, list(pairs))
     mismatched = [r['img'] for r in results if not r['size_ok']]
     if mismatched:
-        warnings.warn(f'{len(mismatched)} image(s) differ in size from their label, e.g. '
-                      f'{mismatched[0]}; pipelines that resize image and label to one scale hide '
-                      'this, others need a fix', stacklevel=2)
+        warnings.warn(
+            f'{len(mismatched)} image(s) differ in size from their label, e.g. '
+            f'{mismatched[0]}; pipelines that resize image and label to one scale hide '
+            'this, others need a fix',
+            stacklevel=2)
     written = {}
     for name in spaces:
-        records = [r['stats'][name] for r in results]
+        records = [{**r['stats'][name], 'file': osp.relpath(r['stats'][name]['file'], root)}
+                   for r in results]
         write_class_stats(records, osp.join(out_dir, name) if name else out_dir)
         written[name] = records
     return written

@@ -36,5 +36,9 @@ val_dataloader = dict(
         data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
         pipeline=cityscapes_test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+# mIoU and calibration (ECE, classwise ECE, NLL, Brier) side by side.
+val_evaluator = [
+    dict(type='IoUMetric', iou_metrics=['mIoU']),
+    dict(type='CalibrationMetric', n_bins=15)
+]
 test_evaluator = val_evaluator

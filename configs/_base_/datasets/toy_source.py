@@ -40,5 +40,9 @@ val_dataloader = dict(
         data_prefix=dict(img_path='images/val', seg_map_path='labels/val'),
         pipeline=toy_test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+# mIoU and calibration (ECE, classwise ECE, NLL, Brier) side by side.
+val_evaluator = [
+    dict(type='IoUMetric', iou_metrics=['mIoU']),
+    dict(type='CalibrationMetric', n_bins=15)
+]
 test_evaluator = val_evaluator

@@ -5,6 +5,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.dataset import DefaultSampler, InfiniteSampler
 from mmengine.dist import all_reduce, get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -42,14 +43,16 @@ class _RunningMoments:
                 module.momentum = 0.0
             return
         self.last_batch = self.batch_counter[0]
-        if self.momentum is not None:
+        self.calls += 1
+        if self.momentum is not None:  # BN's own update does the work; only count
             module.momentum = self.momentum
+            self.n += args[0].numel() // args[0].shape[1]
+            return
         x = args[0].detach()
         x = x.transpose(0, 1).reshape(x.shape[1], -1).double()  # (C, N*H*W)
         nb = x.shape[1]
         mb = x.mean(dim=1)
         m2b = (x - mb[:, None]).pow(2).sum(dim=1)
-        self.calls += 1
         if self.n == 0:
             self.n, self.mean, self.m2 = nb, mb, m2b
             return
@@ -92,12 +95,16 @@ class BNStatsWarmupHook(Hook):
       starting from the source statistics (``reset=False``) or from mean 0 / var 1 (``reset=True``).
 
     Data: ``dataloader`` (a config dict, built with ``Runner.build_dataloader``, or a DataLoader),
-    by default the runner's train dataloader. A batch with a ``branch`` key (the ``'source'`` /
-    ``'target'`` batches of a domain-pair dataset) is reduced to that branch *after* the model's
-    ``data_preprocessor(batch, training=False)``; a plain mmseg batch is used as it is. The data
-    never disturbs training: python / numpy / torch RNG states are restored afterwards and a loader
-    with persistent workers is wrapped in a non-persistent one, so a resumed run (which skips the
-    warm-up) sees the same data and augmentations as the uninterrupted one.
+    by default the runner's train dataloader. The batch goes through the model's
+    ``data_preprocessor(batch, training=False)``; a result with a ``branch`` (``'source'`` /
+    ``'target'`` of a ``DomainPairDataset`` batch), at the top level or under ``inputs`` /
+    ``data_samples`` as ``DomainDataPreProcessor`` returns it, is reduced to that branch; a plain
+    mmseg batch (target-only training) is used as it is. The warm-up never disturbs training: a
+    loader with an ``InfiniteSampler`` (the iteration-based train loader) or persistent workers is
+    rebuilt with its own one-pass ``DefaultSampler`` (see :func:`_independent_loader`), and the
+    python / numpy / torch RNG states are restored afterwards, so the training batches and
+    augmentations are those of a run without warm-up, and a resumed run (which skips the warm-up)
+    sees the same ones as the uninterrupted run.
 
     Forward: each network holding a chosen BN layer runs its ``mode='tensor'`` forward (for a
     segmentor, ``extract_feat`` and the decode head, so BN in heads is re-estimated too): for a
@@ -106,7 +113,7 @@ class BNStatsWarmupHook(Hook):
 
     AdaBN through ``Runner.train()`` (mmseg's ``tools/train.py``): mmengine's ``IterBasedTrainLoop``
     with ``max_iters=0`` runs no iteration, so it neither saves nor validates; ``save_after=True``
-    writes ``work_dir/bn_warmup.pth`` and ``evaluate_after=True`` runs the validation loop right
+    writes ``work_dir/iter_<iter>.pth`` (``iter_0.pth``) and ``evaluate_after=True`` runs the validation loop right
     after the warm-up. An AdaBN config on top of a source config::
 
         load_from = 'source.pth'
@@ -123,7 +130,8 @@ class BNStatsWarmupHook(Hook):
         reset (bool): Reset the statistics first. Defaults to True.
         momentum (float, optional): See above. Defaults to None (exact pooled statistics).
         branch (str, optional): Key of the batch branch to use. Defaults to 'target'.
-        save_after (bool): Save the warmed-up model as ``work_dir/bn_warmup.pth``. Defaults to False.
+        save_after (bool): Save the warmed-up model as ``work_dir/iter_<iter>.pth``. Defaults to
+            False.
         evaluate_after (bool): Run ``runner.val_loop`` after the warm-up. Defaults to False.
     """
 
@@ -176,9 +184,11 @@ class BNStatsWarmupHook(Hook):
         if self.save_after:
             # meta iter = the current iteration (mmengine would write iter + 1), so that a run
             # resumed from this file starts at iteration 0 and skips the warm-up
-            runner.save_checkpoint(runner.work_dir, 'bn_warmup.pth',
+            # Named like mmengine's iteration checkpoints (iter_0.pth for AdaBN's max_iters=0).
+            name = f'iter_{runner.iter}.pth'
+            runner.save_checkpoint(runner.work_dir, name,
                                    meta=dict(epoch=runner.epoch, iter=runner.iter))
-            runner.logger.info(f'BN warm-up model saved to {runner.work_dir}/bn_warmup.pth')
+            runner.logger.info(f'BN warm-up model saved to {runner.work_dir}/{name}')
         if self.evaluate_after:
             if runner.val_loop is None:
                 raise ValueError('evaluate_after=True needs val_dataloader, val_evaluator and '
@@ -227,7 +237,16 @@ class BNStatsWarmupHook(Hook):
     def _inputs(self, model, batch):
         data = model.data_preprocessor(batch, False)
         if isinstance(data, dict) and self.branch is not None and self.branch in data:
-            data = data[self.branch]
+            data = data[self.branch]  # {'target': {'inputs', 'data_samples'}}
+        if isinstance(data, dict) and isinstance(data.get('inputs'), dict):
+            # DomainDataPreProcessor: {'inputs': {'target': ...}, 'data_samples': {'target': ...}}
+            if self.branch not in data['inputs']:
+                raise ValueError(f'{type(self).__name__}: the batch has no `{self.branch}` '
+                                 f'branch, only {sorted(data["inputs"])}')
+            samples = data.get('data_samples')
+            data = dict(inputs=data['inputs'][self.branch],
+                        data_samples=samples.get(self.branch) if isinstance(samples, dict)
+                        else None)
         if not (isinstance(data, dict) and 'inputs' in data):
             raise ValueError(f'{type(self).__name__}: expected a preprocessed batch with '
                              f'`inputs` (or a `{self.branch}` branch holding one), got '
@@ -244,10 +263,12 @@ class BNStatsWarmupHook(Hook):
         if is_model_wrapper(model):
             model = model.module
         layers = self.select_bn_layers(model)
-        num_iters = self.num_iters or len(dataloader)
-        loader = _without_persistent_workers(dataloader)
+        loader = _independent_loader(dataloader)
+        num_iters = self.num_iters or len(loader)
 
         modes = {m: m.training for m in model.modules()}
+        # to put back the statistics of layers the forward never reaches
+        saved = {name: [b.clone() for b in bn.buffers()] for name, bn in layers.items()}
         momenta = {name: bn.momentum for name, bn in layers.items()}
         batch_counter = [0]
         moments = {name: _RunningMoments(batch_counter, self.momentum) for name in layers}
@@ -276,6 +297,8 @@ class BNStatsWarmupHook(Hook):
                 if bar is not None:
                     bar.update()
             del it
+            if bar is not None:
+                bar.file.write('\n')
         finally:
             for h in handles:
                 h.remove()
@@ -294,8 +317,13 @@ class BNStatsWarmupHook(Hook):
                 else:  # each rank saw its own shard: average, or DDP keeps rank 0's
                     all_reduce(bn.running_mean, op='mean')
                     all_reduce(bn.running_var, op='mean')
+                    n = torch.tensor([float(acc.n)], device=bn.running_mean.device)
+                    all_reduce(n, op='sum')
+                    acc.n = int(n.item())
             if acc.n == 0:
                 unreached.append(name)
+                for b, old in zip(bn.buffers(), saved[name]):
+                    b.copy_(old)
             elif self.momentum is None:
                 bn.running_mean.copy_(acc.mean.to(bn.running_mean.dtype))
                 bn.running_var.copy_((acc.m2 / max(acc.n - 1, 1)).to(bn.running_var.dtype))
@@ -312,16 +340,33 @@ class BNStatsWarmupHook(Hook):
         return done, len(layers) - len(unreached)
 
 
-def _without_persistent_workers(loader):
-    """Iterating a loader with persistent workers resets the iterator training uses: re-wrap."""
-    if not (isinstance(loader, DataLoader) and loader.persistent_workers
-            and loader.num_workers > 0):
+def _independent_loader(loader):
+    """A loader over the same data whose iteration leaves ``loader``'s own iterators alone.
+
+    Two cases share state with the training iterator: mmengine's ``InfiniteSampler`` holds *one*
+    index generator (``self.indices``) for all its iterators, so a second iterator would consume
+    the training indices and, when dropped, close the generator (training then stops with
+    ``StopIteration``); and a loader with persistent workers resets its single iterator. Such a
+    loader is rebuilt on the same dataset and collate function with a ``DefaultSampler`` (one
+    pass, shuffled with the sampler's seed, sharded across ranks) and no persistent workers.
+    """
+    if not isinstance(loader, DataLoader):
         return loader
-    return DataLoader(loader.dataset, batch_sampler=loader.batch_sampler,
+    infinite = isinstance(loader.sampler, InfiniteSampler)
+    if not infinite and not (loader.persistent_workers and loader.num_workers > 0):
+        return loader
+    sampler = loader.sampler
+    if infinite:
+        sampler = DefaultSampler(loader.dataset, shuffle=sampler.shuffle, seed=sampler.seed)
+    batch_size = loader.batch_size or getattr(loader.batch_sampler, 'batch_size', 1)
+    return DataLoader(loader.dataset, batch_size=batch_size, sampler=sampler,
+                      # a last batch of one image breaks BN on 1x1 maps (image-pool branches)
+                      drop_last=len(sampler) >= 2 * batch_size,
                       num_workers=loader.num_workers, collate_fn=loader.collate_fn,
                       pin_memory=loader.pin_memory, timeout=loader.timeout,
                       worker_init_fn=loader.worker_init_fn,
-                      prefetch_factor=loader.prefetch_factor, persistent_workers=False)
+                      prefetch_factor=loader.prefetch_factor if loader.num_workers else None,
+                      persistent_workers=False)
 
 
 def _get_rng_states():

@@ -29,7 +29,8 @@ class MeanTeacherHook(Hook):
     teacher's buffers (BN running statistics) are not touched by this hook: they keep the source
     model's values, or whatever the teacher's own forward passes in train mode make of them
     (DAFormer labels with the teacher in train mode). ``skip_buffers=False`` averages the
-    floating-point buffers with the same ``alpha_t`` and copies the others (``num_batches_tracked``).
+    floating-point buffers with the same ``alpha_t`` and copies the others
+    (``num_batches_tracked``).
 
     The update is fused: one ``torch._foreach_mul_`` and one ``torch._foreach_add_`` over the
     precomputed lists of tensors, not a Python loop of per-tensor ops.
@@ -133,7 +134,7 @@ class MeanTeacherHook(Hook):
         self.ema_update(self.alpha(t))
 
     def alpha(self, t: int) -> float:
-        """Teacher weight after ``t`` student steps: ``min(1 - 1/(t+1), momentum)`` with the ramp."""
+        """Teacher weight after ``t`` student steps: ``min(1 - 1/(t+1), momentum)`` (ramp)."""
         return min(1.0 - 1.0 / (t + 1), self.momentum) if self.ramp else self.momentum
 
     @torch.no_grad()

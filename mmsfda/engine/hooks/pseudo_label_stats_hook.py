@@ -20,7 +20,7 @@ class PseudoLabelStatsHook(Hook):
     :func:`mmsfda.models.pseudo_labelers.stats.pseudo_label_stats` (a dict of float64 count tensors:
     ``pixels`` scalar, ``labelled`` / ``weight`` (C,), optionally ``predicted`` and ``evaluated`` /
     ``correct`` (C,)) as ``model.pseudo_label_stats`` in ``loss()``; a dict under the same key in
-    the train step's ``outputs`` is read too. The hook takes it (sets the attribute to None, so an
+    the train step's ``outputs`` is read too. The hook takes it (empties the attribute, so an
     iteration without pseudo-labels is not counted twice), sums it over the interval and over
     ranks, then:
 
@@ -57,11 +57,11 @@ class PseudoLabelStatsHook(Hook):
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         stats = getattr(model, ATTR, None)
-        if stats is not None:
-            setattr(model, ATTR, None)
+        if stats:
+            setattr(model, ATTR, {})
         elif isinstance(outputs, dict) and isinstance(outputs.get(ATTR), dict):
             stats = outputs[ATTR]
-        if stats:
+        if stats:  # None or {}: no pseudo-labels this iteration
             for k, v in stats.items():
                 v = v.detach().double()
                 self._sums[k] = self._sums[k] + v if k in self._sums else v.clone()
@@ -110,8 +110,9 @@ def format_table(per_class: Dict[str, Tensor], classes: Optional[List[str]] = No
                  per_line: int = 10) -> str:
     """Rows ``share`` / ``kept`` / ``acc``, one column per class, ``per_line`` columns a block."""
     num = len(next(iter(per_class.values())))
-    names = classes if classes is not None and len(classes) == num else [str(i) for i in
-                                                                        range(num)]
+    names = [str(i) for i in range(num)]
+    if classes is not None and len(classes) == num:
+        names = list(classes)
     lines = []
     for start in range(0, num, per_line):
         cols = range(start, min(start + per_line, num))

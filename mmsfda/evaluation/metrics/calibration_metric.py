@@ -86,7 +86,7 @@ def calibration_stats(seg_logits: Tensor,
     gt = label.clamp(0, num_classes - 1)
     if from_logits:
         probs = x.softmax(dim=0)
-        log_p_gt = x.gather(0, gt[None])[0] - torch.logsumexp(x, dim=0)
+        log_p_gt = x.log_softmax(dim=0).gather(0, gt[None])[0]
     else:
         probs = x
         log_p_gt = probs.gather(0, gt[None])[0].clamp(min=torch.finfo(x.dtype).tiny).log()

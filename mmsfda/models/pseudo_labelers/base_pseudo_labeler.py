@@ -81,5 +81,5 @@ class BasePseudoLabeler(nn.Module):
         labels = out.labels.long()
         labels = labels.masked_fill(~valid, self.ignore_index)
         weights = torch.nan_to_num(out.weights.float(), nan=0.0, posinf=0.0, neginf=0.0)
-        weights = weights.clamp(0.0, 1.0)
+        weights = weights.clamp(0.0, 1.0).masked_fill(labels == self.ignore_index, 0.0)
         return PseudoLabels(labels=labels, weights=weights, probs=out.probs, extras=out.extras)

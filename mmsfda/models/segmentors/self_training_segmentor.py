@@ -10,7 +10,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 from torch import Tensor
 
-from ..pseudo_labelers import PseudoLabels
+from ..pseudo_labelers import IGNORE_INDEX, PseudoLabels
 from ..pseudo_labelers.stats import pseudo_label_stats
 
 # Top-level modules of an mmseg segmentor: a checkpoint whose keys start with these is a plain
@@ -38,6 +38,10 @@ class SelfTrainingSegmentor(BaseSegmentor):
         student (dict): Config of any mmseg segmentor (e.g. ``EncoderDecoder``).
         teacher (dict, optional): Config of the teacher. Default: the student's config. Its parameter
             names and shapes must match the student's.
+        pseudo_labels_from (str): ``'teacher'``: label each target batch online with the teacher and
+            ``pseudo_labeler``; ``'dataset'``: the target samples already carry pseudo-labels as
+            ``gt_sem_seg`` (and optional per-pixel ``pseudo_weight``), written by
+            :class:`SelfTrainingLoop` between rounds (offline self-training).
         pseudo_labeler (dict, optional): A pseudo-labeler (MODELS). None: target losses get
             ``pseudo_labels=None`` (TENT, SHOT-IM) and the teacher is not run.
         target_losses (list[dict]): Losses ``forward(seg_logits [B,C,H,W], pseudo_labels, **ctx)``
@@ -60,6 +64,7 @@ class SelfTrainingSegmentor(BaseSegmentor):
                  student: dict,
                  teacher: Optional[dict] = None,
                  pseudo_labeler: Optional[dict] = None,
+                 pseudo_labels_from: str = 'teacher',
                  target_losses: List[dict] = (),
                  mixer: Optional[dict] = None,
                  strong_augment: Optional[dict] = None,
@@ -73,6 +78,9 @@ class SelfTrainingSegmentor(BaseSegmentor):
             raise ValueError(f"setting must be 'uda' or 'sfda', got {setting!r}")
         if teacher_mode not in ('train', 'eval'):
             raise ValueError(f"teacher_mode must be 'train' or 'eval', got {teacher_mode!r}")
+        if pseudo_labels_from not in ('teacher', 'dataset'):
+            raise ValueError("pseudo_labels_from must be 'teacher' or 'dataset', got "
+                             f'{pseudo_labels_from!r}')
         if predict_with not in ('student', 'teacher'):
             raise ValueError(f"predict_with must be 'student' or 'teacher', got {predict_with!r}")
         if setting == 'sfda' and mixer is not None:
@@ -96,6 +104,7 @@ class SelfTrainingSegmentor(BaseSegmentor):
         self.mixer = MODELS.build(mixer) if mixer else None
         self.strong_augment = MODELS.build(strong_augment) if strong_augment else None
         self.setting = setting
+        self.pseudo_labels_from = pseudo_labels_from
         self.teacher_mode = teacher_mode
         self.predict_with = predict_with
         self.num_classes = self.student.decode_head.num_classes
@@ -168,7 +177,10 @@ class SelfTrainingSegmentor(BaseSegmentor):
         metas = [s.metainfo for s in tgt_samples]
 
         pseudo_labels = None
-        if self.pseudo_labeler is not None:
+        if self.pseudo_labels_from == 'dataset':
+            pseudo_labels = self._dataset_pseudo_labels(tgt_samples)
+            self.pseudo_label_stats = pseudo_label_stats(pseudo_labels, self.num_classes)
+        elif self.pseudo_labeler is not None:
             probs = self.teacher_probs(tgt_img, metas)
             pseudo_labels = self.pseudo_labeler(probs, data_samples=tgt_samples)
             self.pseudo_label_stats = pseudo_label_stats(
@@ -217,6 +229,19 @@ class SelfTrainingSegmentor(BaseSegmentor):
         if self.setting == 'uda' and src is None:
             raise ValueError('setting="uda" needs source batches: set train_dataloader.dataset.source')
         return src, (inputs['target'], data_samples['target'])
+
+    @staticmethod
+    def _dataset_pseudo_labels(samples) -> PseudoLabels:
+        """Pseudo-labels the dataset loaded (offline rounds): ``gt_sem_seg``, ``pseudo_weight``."""
+        if not all('gt_sem_seg' in s for s in samples):
+            raise ValueError('pseudo_labels_from="dataset" but a target sample has no gt_sem_seg: the '
+                             'target pipeline must load the round\'s pseudo-label files')
+        labels = torch.stack([s.gt_sem_seg.data[0] for s in samples]).long()
+        if all('pseudo_weight' in s for s in samples):
+            weights = torch.stack([s.pseudo_weight.data[0] for s in samples]).float()
+        else:
+            weights = torch.ones_like(labels, dtype=torch.float32)
+        return PseudoLabels(labels, weights * (labels != IGNORE_INDEX))
 
     @staticmethod
     def _target_gt(samples) -> Optional[Tensor]:

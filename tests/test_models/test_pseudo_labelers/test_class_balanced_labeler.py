@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from mmsfda.models.pseudo_labelers import IGNORE_INDEX
-from mmsfda.models.pseudo_labelers.class_balanced_labeler import ClassBalancedLabeler
+from mmsfda.models.pseudo_labelers.class_balanced_labeler import (
+    ClassBalancedLabeler, histogram_top_fraction_threshold)
 from mmseg.registry import MODELS
 
 C = 4
@@ -82,6 +83,20 @@ def test_offline_within_one_bin_of_numpy():
     assert torch.equal(out.extras['thresholds'], thresholds)
     conf, pred = probs.max(1)
     assert torch.equal(out.labels, torch.where(conf >= thresholds[pred], pred, torch.tensor(255)))
+
+
+def test_histogram_threshold_interpolates_inside_the_bin():
+    # 10 bins over [0, 1]; class 0: 4 values in [0.5, 0.6), 6 in [0.8, 0.9); class 1 empty.
+    hist = torch.zeros(2, 10, dtype=torch.long)
+    hist[0, 5], hist[0, 8] = 4, 6
+    t, counts = histogram_top_fraction_threshold(hist, 0.2)
+    # Keep 2 of the 6 values of bin 8, assumed uniform: the top third of the bin.
+    assert t[0].item() == pytest.approx(0.9 - 0.1 / 3)
+    assert counts.tolist() == [10, 0] and t[1].item() == 0
+    t, _ = histogram_top_fraction_threshold(hist, 1.0)
+    assert t[0].item() == pytest.approx(0.5)  # keep everything: the lower edge of the lowest bin
+    t, _ = histogram_top_fraction_threshold(hist, 0.6)
+    assert t[0].item() == pytest.approx(0.8)  # exactly the 6 values of bin 8
 
 
 def test_offline_streaming_equals_concatenation():

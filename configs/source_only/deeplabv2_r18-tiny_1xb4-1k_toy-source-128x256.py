@@ -7,8 +7,8 @@ _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/sgd_poly_iter.py'
 ]
 crop_size = (128, 256)
-max_iters = 1500
-val_interval = 500
+max_iters = 1000
+val_interval = 250
 model = dict(data_preprocessor=dict(size=crop_size))
 optim_wrapper = dict(optimizer=dict(lr=0.02))
 param_scheduler = [dict(type='PolyLR', eta_min=0., power=0.9, begin=0, end=max_iters, by_epoch=False)]
@@ -17,6 +17,4 @@ default_hooks = dict(
     logger=dict(interval=50),
     checkpoint=dict(interval=val_interval),
     visualization=dict(draw=False))
-val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CalibrationMetric', n_bins=15)]
-test_evaluator = val_evaluator
 randomness = dict(seed=0)

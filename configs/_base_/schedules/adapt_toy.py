@@ -1,6 +1,6 @@
-# Shared by the toy adaptation configs: a short schedule from a trained source model
-# (pass it with --cfg-options load_from=work_dirs/.../iter_1500.pth), validated on target val.
-crop_size = (128, 256)
+# Adaptation schedule on the toy benchmark: 500 SGD iterations from a trained source model
+# (pass it with --cfg-options load_from=work_dirs/.../iter_1000.pth).
+_base_ = ['./sgd_poly_iter.py']
 max_iters = 500
 val_interval = 250
 optim_wrapper = dict(optimizer=dict(lr=0.002))
@@ -10,6 +10,4 @@ default_hooks = dict(
     logger=dict(interval=50),
     checkpoint=dict(interval=val_interval),
     visualization=dict(draw=False))
-val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CalibrationMetric', n_bins=15)]
-test_evaluator = val_evaluator
 randomness = dict(seed=0)
