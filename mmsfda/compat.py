@@ -12,12 +12,20 @@
    initialised layers. That is almost never intended, so a shape mismatch raises a ``ValueError`` that
    names the checkpoint, the keys and both shapes. Set ``MMSFDA_ALLOW_SHAPE_MISMATCH=1`` to keep
    mmengine's warning (e.g. to fine-tune a checkpoint on a different label set on purpose).
+3. Multi-process training without a GPU (CI, laptops, ``tools/dist_train.sh`` with the gloo
+   backend): mmengine 0.10.7 calls ``torch.cuda.set_device`` when it initialises the process group
+   and wraps the model with ``device_ids=[LOCAL_RANK]``, which DDP rejects for a CPU model. Without
+   CUDA, the process group is initialised without a device (``nccl`` becomes ``gloo``) and CPU
+   models are wrapped without ``device_ids``. Nothing changes when CUDA is available.
 """
 import os
 import os.path as osp
 
 import torch
+import torch.distributed as torch_dist
+from mmengine.dist import utils as _dist_utils
 from mmengine.model import is_model_wrapper
+from mmengine.model.wrappers import distributed as _ddp
 from mmengine.runner import checkpoint as _ckpt
 
 __all__ = ['load_local_checkpoint', 'check_state_dict_shapes']
@@ -88,11 +96,31 @@ def _load_state_dict(module, state_dict, strict=False, logger=None):
     return _mmengine_load_state_dict(module, state_dict, strict=strict, logger=logger)
 
 
+_mmengine_init_dist_pytorch = _dist_utils._init_dist_pytorch
+
+
+def _init_dist_pytorch(backend, init_backend='torch', **kwargs):
+    if torch.cuda.is_available() or init_backend != 'torch':
+        return _mmengine_init_dist_pytorch(backend, init_backend=init_backend, **kwargs)
+    torch_dist.init_process_group(backend='gloo' if backend == 'nccl' else backend, **kwargs)
+
+
+_mmengine_ddp_init = _ddp.MMDistributedDataParallel.__init__
+
+
+def _ddp_init(self, module, detect_anomalous_params=False, **kwargs):
+    if all(p.device.type == 'cpu' for p in module.parameters()):
+        kwargs['device_ids'] = None  # DDP takes no device ids for a CPU module
+    _mmengine_ddp_init(self, module, detect_anomalous_params=detect_anomalous_params, **kwargs)
+
+
 def _apply():
     if getattr(_ckpt, '_mmsfda_patched', False):
         return
     _ckpt.CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint, force=True)
     _ckpt.load_state_dict = _load_state_dict
+    _dist_utils._init_dist_pytorch = _init_dist_pytorch
+    _ddp.MMDistributedDataParallel.__init__ = _ddp_init
     _ckpt._mmsfda_patched = True
 
 

@@ -3,8 +3,10 @@
 1. Generate the toy domain-shift benchmark (``tools/make_toy_data.py``; skipped when present).
 2. Train a source model without and with the differentiable ECE loss, each through mmseg's own
    ``tools/train.py`` (an interrupted run resumes; a finished one is not repeated).
-3. Evaluate every model on source val and target val: mIoU and calibration.
-4. Print the table, write it as Markdown and JSON, and draw reliability diagrams.
+3. Adapt the source-only model to the target with one source-free baseline (TENT) and one UDA
+   baseline (DACS-style self-training with an EMA teacher, ClassMix and rare class sampling).
+4. Evaluate every model on source val and target val: mIoU and calibration.
+5. Print the table, write it as Markdown and JSON, and draw reliability diagrams.
 
     python tools/demo.py [--work-dir work_dirs/demo] [--data data/toy] [--seed 0]
 """
@@ -22,7 +24,7 @@ sys.path.insert(0, REPO)
 from mmengine.config import Config  # noqa: E402
 
 import mmsfda  # noqa: E402,F401
-from mmsfda.apis import evaluate_checkpoint, train_config  # noqa: E402
+from mmsfda.apis import evaluate_checkpoint, run_name, train_config  # noqa: E402
 from mmsfda.visualization.reliability_diagram import (load_reliability,  # noqa: E402
                                                       plot_reliability)
 
@@ -30,6 +32,12 @@ SOURCE_MODELS = {
     'source-only': 'configs/source_only/deeplabv2_r18-tiny_1xb4-1k_toy-source-128x256.py',
     'source-only + ECE loss':
     'configs/source_only/deeplabv2_r18-tiny_ece-loss_1xb4-1k_toy-source-128x256.py',
+}
+ADAPTED = {  # name -> (config, setting); each starts from the source-only model
+    'TENT (SFDA)': ('configs/tent/tent_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py',
+                    'sfda'),
+    'DACS (UDA)': ('configs/dacs/dacs_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py',
+                   'uda'),
 }
 DOMAINS = {
     'source val': 'configs/_base_/datasets/toy_source.py',
@@ -52,13 +60,35 @@ def domain_dataset(base_cfg, data_root):
 
 
 def markdown_table(rows):
-    lines = ['| model | source val mIoU | source val ECE | target val mIoU | target val ECE |',
-             '| --- | --- | --- | --- | --- |']
+    base = rows['source-only']['target val']['mIoU']
+    lines = ['| model | source val mIoU | source val ECE (%) | target val mIoU | target val ECE (%) '
+             '| target mIoU vs source-only |', '| --- | --- | --- | --- | --- | --- |']
     for name, r in rows.items():
+        gain = r['target val']['mIoU'] - base
         lines.append(f"| {name} | {r['source val']['mIoU']:.2f} | "
                      f"{100 * r['source val']['ECE']:.2f} | {r['target val']['mIoU']:.2f} | "
-                     f"{100 * r['target val']['ECE']:.2f} |")
+                     f"{100 * r['target val']['ECE']:.2f} | {gain:+.2f} |")
     return '\n'.join(lines)
+
+
+def train_step(name, config, work, options, step):
+    print(f'[{step}/5] training {name}: {config} -> {work}', flush=True)
+    ts = time.time()
+    ckpt = train_config(config, work, cfg_options=options, desc=name)
+    print(f'      done in {time.time() - ts:.0f} s: {ckpt}', flush=True)
+    return ckpt
+
+
+def evaluate_step(name, config, ckpt, work, data_root):
+    out = {}
+    for domain, base in DOMAINS.items():
+        print(f'[4/5] evaluating {name} on {domain}', flush=True)
+        rel = osp.join(work, f'reliability_{domain.replace(" ", "_")}.json')
+        metrics = evaluate_checkpoint(config, ckpt, osp.join(work, 'eval'),
+                                      dataset=domain_dataset(base, data_root),
+                                      reliability_file=rel)
+        out[domain] = dict(metrics, reliability_file=rel)
+    return out
 
 
 def main():
@@ -66,29 +96,28 @@ def main():
     t0 = time.time()
     os.chdir(REPO)
     os.makedirs(args.work_dir, exist_ok=True)
-    print(f'[1/4] toy benchmark in {args.data}', flush=True)
+    print(f'[1/5] toy benchmark in {args.data}', flush=True)
     subprocess.run([sys.executable, 'tools/make_toy_data.py', '--out', args.data], check=True)
 
     results = {}
-    for step, (name, config) in enumerate(SOURCE_MODELS.items()):
-        tag = name.replace(' + ', '_').replace(' ', '-')
-        work = osp.join(args.work_dir, f'{tag}_seed{args.seed}')
-        print(f'[2/4] training {name}: {config} -> {work}', flush=True)
-        ts = time.time()
-        ckpt = train_config(config, work, cfg_options=[
+    ckpts = {}
+    for name, config in SOURCE_MODELS.items():
+        work = osp.join(args.work_dir, run_name(name, args.seed))
+        ckpts[name] = train_step(name, config, work, [
             f'randomness.seed={args.seed}', f'train_dataloader.dataset.data_root={args.data}/source',
-            f'val_dataloader.dataset.data_root={args.data}/source'], desc=name)
-        print(f'      done in {time.time() - ts:.0f} s: {ckpt}', flush=True)
-        results[name] = {}
-        for domain, base in DOMAINS.items():
-            print(f'[3/4] evaluating {name} on {domain}', flush=True)
-            rel = osp.join(work, f'reliability_{domain.replace(" ", "_")}.json')
-            metrics = evaluate_checkpoint(config, ckpt, osp.join(work, 'eval'),
-                                          dataset=domain_dataset(base, args.data),
-                                          reliability_file=rel)
-            results[name][domain] = dict(metrics, reliability_file=rel)
+            f'val_dataloader.dataset.data_root={args.data}/source'], 2)
+        results[name] = evaluate_step(name, config, ckpts[name], work, args.data)
+    for name, (config, setting) in ADAPTED.items():
+        work = osp.join(args.work_dir, run_name(name, args.seed))
+        data = ([f'train_dataloader.dataset.source.data_root={args.data}/source',
+                 f'train_dataloader.dataset.target.data_root={args.data}/target'] if setting == 'uda'
+                else [f'train_dataloader.dataset.data_root={args.data}/target'])
+        ckpt = train_step(name, config, work, [
+            f'randomness.seed={args.seed}', f'load_from={ckpts["source-only"]}',
+            f'val_dataloader.dataset.data_root={args.data}/target', *data], 3)
+        results[name] = evaluate_step(name, config, ckpt, work, args.data)
 
-    print('[4/4] results', flush=True)
+    print('[5/5] results', flush=True)
     table = markdown_table(results)
     print(table)
     with open(osp.join(args.work_dir, 'results.md'), 'w') as f:

@@ -13,6 +13,15 @@ from ..utils import mmseg_tool_path
 _ITER = re.compile(r'Iter\(train\)\s*\[\s*(\d+)/(\d+)\]')
 
 
+def run_name(method: str, seed: int) -> str:
+    """Work-directory name of one run, shared by the demo and the benchmarks so they reuse runs:
+    ``run_name('TENT (SFDA)', 0) == 'tent-sfda_seed0'``."""
+    slug = ''.join(c if c.isalnum() else '-' for c in method.lower())
+    while '--' in slug:
+        slug = slug.replace('--', '-')
+    return f"{slug.strip('-')}_seed{seed}"
+
+
 def train_config(config: str, work_dir: str, cfg_options: Sequence[str] = (),
                  desc: Optional[str] = None) -> str:
     """Train ``config`` into ``work_dir`` and return the final checkpoint's path.

@@ -76,7 +76,8 @@ def test_dataloader_settings():
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         assert cfg[loader]['batch_size'] == 4 and cfg[loader]['num_workers'] == 2
         assert cfg[loader]['persistent_workers'] is True
-    assert cfg.val_evaluator == dict(type='IoUMetric', iou_metrics=['mIoU'])
+    evaluators = cfg.val_evaluator if isinstance(cfg.val_evaluator, list) else [cfg.val_evaluator]
+    assert dict(type='IoUMetric', iou_metrics=['mIoU']) in evaluators
     types = [t['type'] for t in cfg.train_dataloader['dataset']['pipeline']]
     assert types == ['CheckedLoadImageFromFile', 'CheckedLoadAnnotations', 'RandomFlip',
                      'PackSegInputs']

@@ -187,7 +187,8 @@ def test_evaluator_keys_beside_iou_metric_and_json(tmp_path):
     assert len(data['bin_lower']) == len(data['count']) == 16
     assert data['bin_lower'][-1] == data['bin_upper'][-1] == 1.0
     assert sum(data['count']) == data['num_pixels'] == sum(data['class_pixels'])
-    count, conf, correct = (np.array(data[k], dtype=float) for k in ('count', 'conf_sum', 'correct'))
+    count, conf, correct = (np.array(data[k], dtype=float)
+                            for k in ('count', 'conf_sum', 'correct'))
     assert np.abs(conf - correct).sum() / count.sum() == pytest.approx(metrics['ECE'], rel=1e-12)
     for k in ('ECE', 'MCE', 'cwECE', 'NLL', 'Brier'):
         assert data[k] == pytest.approx(metrics[k], rel=1e-12)

@@ -4,9 +4,11 @@ For each seed: train the source model, adapt it with each baseline config, evalu
 target val (mIoU, ECE) and record the wall time of each run. Prints a table with the mean and the
 spread (sample standard deviation) over seeds, and the gain over source-only. Runs go through
 mmseg's own tools/train.py; finished runs are reused, interrupted ones resume, so the script can be
-stopped and restarted.
+stopped and restarted. Runs are named as in ``tools/demo.py`` and the default work directory is the
+demo's, so the demo's seed-0 runs (same configs, seed and data) are reused, not repeated.
+Wall time is that of the run that produced the checkpoint (a resumed run counts its last part).
 
-    python tools/benchmark/adaptation.py [--seeds 0 1 2] [--work-dir work_dirs/benchmark_adaptation]
+    python tools/benchmark/adaptation.py [--seeds 0 1 2] [--work-dir work_dirs/demo]
                                          [--only tent dacs] [--data data/toy]
 """
 import argparse
@@ -23,16 +25,16 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 import mmsfda  # noqa: E402,F401
-from mmsfda.apis import evaluate_checkpoint, train_config  # noqa: E402
+from mmsfda.apis import evaluate_checkpoint, run_name, train_config  # noqa: E402
 
 SOURCE = ('source-only', 'sfda', 'configs/source_only/deeplabv2_r18-tiny_1xb4-1k_toy-source-128x256.py')
 BASELINES = [
-    ('adabn', 'sfda', 'configs/adabn/adabn_deeplabv2_r18-tiny_toy-source-to-target-128x256.py'),
-    ('tent', 'sfda', 'configs/tent/tent_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py'),
-    ('shot-im', 'sfda',
+    ('AdaBN (SFDA)', 'sfda', 'configs/adabn/adabn_deeplabv2_r18-tiny_toy-source-to-target-128x256.py'),
+    ('TENT (SFDA)', 'sfda', 'configs/tent/tent_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py'),
+    ('SHOT-IM (SFDA)', 'sfda',
      'configs/shot/shot-im_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py'),
-    ('cbst', 'sfda', 'configs/cbst/cbst_deeplabv2_r18-tiny_1xb4-2x200_toy-source-to-target-128x256.py'),
-    ('dacs', 'uda', 'configs/dacs/dacs_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py'),
+    ('CBST (SFDA)', 'sfda', 'configs/cbst/cbst_deeplabv2_r18-tiny_1xb4-2x200_toy-source-to-target-128x256.py'),
+    ('DACS (UDA)', 'uda', 'configs/dacs/dacs_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py'),
 ]
 TARGET_VAL = dict(type='ToyCityDataset', data_prefix=dict(img_path='images/val',
                                                           seg_map_path='labels/val'),
@@ -44,17 +46,19 @@ TARGET_VAL = dict(type='ToyCityDataset', data_prefix=dict(img_path='images/val',
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    p.add_argument('--work-dir', default='work_dirs/benchmark_adaptation')
+    p.add_argument('--work-dir', default='work_dirs/demo', help='shared with tools/demo.py')
     p.add_argument('--data', default='data/toy')
-    p.add_argument('--only', nargs='*', help='baselines to run (default: all)')
+    p.add_argument('--only', nargs='*', help='baselines to run, by name (default: all)')
     return p.parse_args()
 
 
 def data_options(kind, data):
+    """Data roots of an adaptation run, as tools/demo.py passes them."""
+    val = f'val_dataloader.dataset.data_root={data}/target'
     if kind == 'uda':
         return [f'train_dataloader.dataset.source.data_root={data}/source',
-                f'train_dataloader.dataset.target.data_root={data}/target']
-    return [f'train_dataloader.dataset.data_root={data}/target']
+                f'train_dataloader.dataset.target.data_root={data}/target', val]
+    return [f'train_dataloader.dataset.data_root={data}/target', val]
 
 
 def run(name, config, work, seed, extra, data):
@@ -91,13 +95,13 @@ def main():
     results = {name: [] for name, _, _ in [SOURCE] + baselines}
     for seed in args.seeds:
         name, kind, config = SOURCE
-        src = run(name, config, osp.join(args.work_dir, f'seed{seed}', name), seed,
+        src = run(name, config, osp.join(args.work_dir, run_name(name, seed)), seed,
                   [f'train_dataloader.dataset.data_root={args.data}/source',
                    f'val_dataloader.dataset.data_root={args.data}/source'], args.data)
         results[name].append(src)
         for name, kind, config in baselines:
             results[name].append(run(
-                name, config, osp.join(args.work_dir, f'seed{seed}', name), seed,
+                name, config, osp.join(args.work_dir, run_name(name, seed)), seed,
                 [f'load_from={src["checkpoint"]}', *data_options(kind, args.data)], args.data))
     base = np.array([r['mIoU'] for r in results[SOURCE[0]]])
     lines = [f'toy benchmark, target val, {len(args.seeds)} seed(s) {args.seeds}: mean ± std',
@@ -111,7 +115,7 @@ def main():
                      f"{fmt([r['wall_s'] for r in rs])} |")
     table = '\n'.join(lines)
     print(table)
-    with open(osp.join(args.work_dir, 'results.md'), 'w') as f:
+    with open(osp.join(args.work_dir, 'benchmark_adaptation.md'), 'w') as f:
         f.write(table + '\n')
 
 

@@ -36,7 +36,9 @@ $PIP install -q --upgrade "pip<25"
 say "installing torch (pinned, CPU wheel where one lies on disk)"
 $PIP install -q -r requirements/torch.txt
 say "installing build requirements for mmcv"
-$PIP install -q -r requirements/build.txt
+# torch declares setuptools>=77 but mmcv 2.1.0's setup.py needs pkg_resources (setuptools<70);
+# pip's resolver warning about it is expected and harmless.
+$PIP install -q -r requirements/build.txt > "$VENV/.build-req.log" 2>&1 || { cat "$VENV/.build-req.log"; exit 1; }
 
 PYTAG=$($PY -c "import sys; print(f'cp{sys.version_info[0]}{sys.version_info[1]}')")
 TORCHV=$($PY -c "import torch; print(torch.__version__.replace('+', '_'))")

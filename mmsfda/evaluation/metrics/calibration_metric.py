@@ -1,4 +1,4 @@
-"""Streaming calibration metrics for semantic segmentation: ECE, MCE, class-level ECE, NLL, Brier."""
+"""Streaming calibration metrics for segmentation: ECE, MCE, class-level ECE, NLL, Brier."""
 import json
 import logging
 import os

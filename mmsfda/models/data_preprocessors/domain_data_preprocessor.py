@@ -1,8 +1,22 @@
 """Data preprocessor for batches that hold a source and a target branch."""
+import torch.nn.functional as F
+from mmengine.structures import PixelData
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.registry import MODELS
 
 BRANCHES = ('source', 'target')
+
+
+def pad_pseudo_weights(size, samples):
+    """Pad each sample's ``pseudo_weight`` [1, h, w] with 0 at the bottom/right to ``size``, as
+    mmseg's ``stack_batch`` pads ``gt_sem_seg`` (with 255) to the batch's padded size."""
+    for s in samples:
+        if 'pseudo_weight' not in s:
+            continue
+        w = s.pseudo_weight.data
+        dh, dw = size[0] - w.shape[-2], size[1] - w.shape[-1]
+        if dh or dw:
+            s.pseudo_weight = PixelData(data=F.pad(w, (0, dw, 0, dh), value=0.))
 
 
 @MODELS.register_module()
@@ -12,7 +26,8 @@ class DomainDataPreProcessor(SegDataPreProcessor):
     A :class:`DomainPairDataset` batch is ``{'source': {'inputs', 'data_samples'}, 'target': {...}}``;
     each branch is normalised, padded and stacked like an mmseg batch, and the result is
     ``{'inputs': {'source': [B,3,H,W], 'target': [B,3,H,W]}, 'data_samples': {'source': [...],
-    'target': [...]}}``. A plain mmseg batch (``{'inputs', 'data_samples'}``; target-only SFDA training,
+    'target': [...]}}``. Offline pseudo-label weights (``pseudo_weight``) are padded with 0 like the
+    labels are padded with 255. A plain mmseg batch (``{'inputs', 'data_samples'}``; target-only SFDA training,
     validation, testing) is processed exactly as :class:`SegDataPreProcessor` does.
 
     Args:
@@ -25,9 +40,15 @@ class DomainDataPreProcessor(SegDataPreProcessor):
         super().__init__(**kwargs)
         self.branch_size = dict(source=source_size or self.size, target=target_size or self.size)
 
+    def _forward_branch(self, data, training):
+        out = super().forward(data, training)
+        if training and out['data_samples'] is not None:
+            pad_pseudo_weights(out['inputs'].shape[-2:], out['data_samples'])
+        return out
+
     def forward(self, data, training=False):
         if not any(b in data for b in BRANCHES):
-            return super().forward(data, training)
+            return self._forward_branch(data, training)
         inputs, samples = {}, {}
         default_size = self.size
         try:
@@ -35,7 +56,7 @@ class DomainDataPreProcessor(SegDataPreProcessor):
                 if branch not in data:
                     continue
                 self.size = self.branch_size[branch]
-                out = super().forward(data[branch], training)
+                out = self._forward_branch(data[branch], training)
                 inputs[branch], samples[branch] = out['inputs'], out['data_samples']
         finally:
             self.size = default_size

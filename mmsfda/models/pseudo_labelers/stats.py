@@ -52,7 +52,8 @@ def pseudo_label_stats(pl: PseudoLabels,
                             pl.weights.expand_as(labels)[valid].double()),
     }
     if pl.probs is not None:
-        stats['predicted'] = _bincount(pl.probs.argmax(dim=1).flatten(), num_classes)
+        # max().indices: same result as argmax, several times faster on CPU builds of torch.
+        stats['predicted'] = _bincount(pl.probs.max(dim=1).indices.flatten(), num_classes)
     if gt is not None:
         if gt.shape != labels.shape:
             raise ValueError(f'gt must have the shape of the pseudo-labels {tuple(labels.shape)}, '

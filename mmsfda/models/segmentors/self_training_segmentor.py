@@ -57,7 +57,8 @@ class SelfTrainingSegmentor(BaseSegmentor):
             the affine parameters of normalisation layers only (TENT); a list of regular expressions
             matched (``re.match``) against parameter names of the student, e.g. ``['backbone\\.']``
             (SHOT: the classifier stays the source hypothesis). Others get ``requires_grad=False``.
-        data_preprocessor (dict, optional): Default: the student's, as a ``DomainDataPreProcessor``.
+        data_preprocessor (dict, optional): Default: the student's. A ``SegDataPreProcessor`` config
+            is built as :class:`DomainDataPreProcessor` (same arguments).
     """
 
     def __init__(self,
@@ -85,9 +86,14 @@ class SelfTrainingSegmentor(BaseSegmentor):
             raise ValueError(f"predict_with must be 'student' or 'teacher', got {predict_with!r}")
         if setting == 'sfda' and mixer is not None:
             raise ValueError('a mixer needs source images: it cannot be used with setting="sfda"')
+        if mixer is not None and pseudo_labeler is None and pseudo_labels_from == 'teacher':
+            raise ValueError('a mixer mixes target pseudo-labels: configure a pseudo_labeler')
         student = dict(student)
-        if data_preprocessor is None:
-            data_preprocessor = dict(student.get('data_preprocessor') or {})
+        # mmengine's runner hands the config's top-level `data_preprocessor` (mmseg base model
+        # files define one) to every model; a SegDataPreProcessor config becomes the domain-aware
+        # subclass with the same settings, so UDA batches (source + target) are understood.
+        data_preprocessor = dict(data_preprocessor or student.get('data_preprocessor') or {})
+        if data_preprocessor.get('type', 'SegDataPreProcessor') == 'SegDataPreProcessor':
             data_preprocessor['type'] = 'DomainDataPreProcessor'
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student = MODELS.build(student)
@@ -174,14 +180,12 @@ class SelfTrainingSegmentor(BaseSegmentor):
         if src is not None:
             losses.update(add_prefix(self.student.loss(*src), 'src'))
         tgt_img, tgt_samples = tgt
-        metas = [s.metainfo for s in tgt_samples]
-
         pseudo_labels = None
         if self.pseudo_labels_from == 'dataset':
             pseudo_labels = self._dataset_pseudo_labels(tgt_samples)
             self.pseudo_label_stats = pseudo_label_stats(pseudo_labels, self.num_classes)
         elif self.pseudo_labeler is not None:
-            probs = self.teacher_probs(tgt_img, metas)
+            probs = self.teacher_probs(tgt_img)
             pseudo_labels = self.pseudo_labeler(probs, data_samples=tgt_samples)
             self.pseudo_label_stats = pseudo_label_stats(
                 pseudo_labels, self.num_classes, self._target_gt(tgt_samples))
@@ -197,23 +201,36 @@ class SelfTrainingSegmentor(BaseSegmentor):
             # Jitter works on 0-255 images: undo the data preprocessor's normalisation.
             student_img = self.strong_augment(student_img, mean=self.data_preprocessor.mean.view(-1),
                                               std=self.data_preprocessor.std.view(-1))
-        logits = self.student.encode_decode(student_img, metas)
+        logits = self._logits(self.student, student_img)
         for loss in self.target_losses:
             losses[f'tgt.{loss.loss_name}'] = loss(logits, pseudo_labels, data_samples=tgt_samples)
         return losses
 
     @torch.no_grad()
-    def teacher_probs(self, img: Tensor, metas: List[dict]) -> Tensor:
-        """Teacher softmax probabilities [B, C, H, W] at the input resolution of ``img``."""
+    def teacher_probs(self, img: Tensor, metas: Optional[List[dict]] = None) -> Tensor:
+        """Teacher softmax probabilities [B, C, H, W] at the (padded) input resolution of ``img``.
+
+        ``metas`` is accepted for callers that pass a batch's metainfo; the output covers the
+        whole padded input either way (crop it with the metas' ``img_shape``).
+        """
         self.teacher.train(self.teacher_mode == 'train')
         if self.teacher_mode == 'train':
             # DAFormer: batch-statistics BN, but no stochastic layers in the label maker.
             for m in self.teacher.modules():
                 if isinstance(m, nn.modules.dropout._DropoutNd):
                     m.eval()
-        logits = self.teacher.encode_decode(img, metas)
-        return resize(logits, size=img.shape[2:], mode='bilinear',
-                      align_corners=self.teacher.align_corners).softmax(dim=1)
+        return self._logits(self.teacher, img).softmax(dim=1)
+
+    @staticmethod
+    def _logits(net, img: Tensor) -> Tensor:
+        """Logits [B, C, H, W] of ``net`` at the (padded) input resolution of ``img``.
+
+        As mmseg's training path (``decode_head.loss_by_feat``): the decode head's output resized
+        to the padded input, where labels and pseudo-label weights live. (``encode_decode`` would
+        resize to the unpadded ``img_shape`` of the metas, for inference.)
+        """
+        logits = net.decode_head(net.extract_feat(img))
+        return resize(logits, size=img.shape[2:], mode='bilinear', align_corners=net.align_corners)
 
     def _branches(self, inputs, data_samples):
         """Split a batch into ``(source or None, target)``, each ``(imgs [B,3,H,W], samples)``."""

@@ -145,7 +145,7 @@ def test_gradcheck_float64():
 
 def test_gradient_at_small_t_is_finite_and_analytic():
     """At t=1e-5, d conf / d p = softmax(p / t) = one-hot(argmax), so for pooled ECE
-    dECE/dx_ij = s_b(i) / N * p_ic (1[j = c] - p_ij) with c = argmax, s = sign(conf - acc) of the bin."""
+    dECE/dx_ij = s_b(i) / N * p_ic (1[j = c] - p_ij), c = argmax, s_m = sign(conf - acc) in bin m."""
     logits, target = random_batch(seed=1, b=1, c=4, h=6, w=7, ignore_frac=0.0)
     logits[0, :, 0, :3] *= 50  # saturated pixels: p = 1 in float32, gradient still finite
     logits.requires_grad_(True)
@@ -177,7 +177,8 @@ def test_module_reduction_weight_and_name():
     assert DifferentiableECELoss(loss_name='loss_cal').loss_name == 'loss_cal'
     torch.testing.assert_close(loss(logits, target), 0.5 * per_image.mean())
     torch.testing.assert_close(loss(logits, target, reduction_override='none'), 0.5 * per_image)
-    torch.testing.assert_close(loss(logits, target, reduction_override='sum'), 0.5 * per_image.sum())
+    torch.testing.assert_close(loss(logits, target, reduction_override='sum'),
+                               0.5 * per_image.sum())
     # unit pixel weights change nothing; zero weights act like ignored pixels
     torch.testing.assert_close(loss(logits, target, weight=torch.ones(target.shape)),
                                loss(logits, target))

@@ -141,3 +141,17 @@ def test_predict_with_teacher_or_student():
     model.predict_with = 'student'
     out = model(**data, mode='predict')
     assert not (out[0].pred_sem_seg.data == 1).all()
+
+
+def test_dataset_pseudo_labels_with_padded_weights():
+    """Offline labels (pseudo_labels_from='dataset'): images smaller than the crop are padded, and
+    the per-pixel weights with them (0 on padding, so padding never counts)."""
+    model = build(pseudo_labels_from='dataset', target_losses=[dict(type='PseudoLabelCELoss')])
+    data = batch(shape=(24, 48))
+    for s in data['data_samples']:
+        s.pseudo_weight = PixelData(data=torch.full((1, 24, 48), 0.5))
+    out = model.data_preprocessor(data, True)
+    w = out['data_samples'][0].pseudo_weight.data
+    assert w.shape == (1, 32, 64) and w[0, :24, :48].eq(0.5).all() and w[0, 24:].eq(0).all()
+    losses = model(**out, mode='loss')
+    assert torch.isfinite(losses['tgt.loss_pl_ce']) and losses['tgt.loss_pl_ce'] > 0

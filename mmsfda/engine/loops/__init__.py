@@ -1,0 +1,1 @@
+from .self_training_loop import SelfTrainingLoop  # noqa: F401
