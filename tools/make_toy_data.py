@@ -828,10 +828,14 @@ def generate(out: str, seed: int = 0, num_train: int = 400, num_val: int = 100,
     counts = {d: np.zeros(256, np.int64) for d in DOMAINS}
     stats: Dict[str, Dict[int, dict]] = {d: {} for d in DOMAINS}
     bar = tqdm(total=len(tasks), desc='toy data', unit='img', disable=not progress)
-    pool = None
+    pool, cv2_threads = None, cv2.getNumThreads()
     if workers > 1:
         import multiprocessing as mp
-        pool = mp.get_context('fork').Pool(workers, initializer=cv2.setNumThreads, initargs=(1,))
+
+        # OpenCV's worker threads do not survive a fork: a child that inherits a started pool
+        # deadlocks in its first parallel call. Stop them before forking, restart them after.
+        cv2.setNumThreads(1)
+        pool = mp.get_context('fork').Pool(workers)
     try:
         results = pool.imap_unordered(_task, tasks, chunksize=8) if pool else map(_task, tasks)
         for domain, split, index, cnt, rec in results:
@@ -848,6 +852,7 @@ def generate(out: str, seed: int = 0, num_train: int = 400, num_val: int = 100,
         if pool is not None:
             pool.close()
             pool.join()
+            cv2.setNumThreads(cv2_threads)
 
     for domain in DOMAINS:
         records = [{'file': f'labels/train/{i:05d}.png', **stats[domain][i]}

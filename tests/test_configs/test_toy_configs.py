@@ -26,7 +26,8 @@ def loader_opts(prefix, root):
 
 def train(config, work_dir, data, extra=()):
     domain = 'source' if 'source_only' in config else 'target'
-    opts = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2',
+    iters = [] if 'adabn' in config else ['train_cfg.max_iters=2']  # AdaBN trains no iteration
+    opts = [*iters, 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2',
             'default_hooks.logger.interval=1', *loader_opts('val_dataloader', f'{data}/{domain}'),
             *loader_opts('test_dataloader', f'{data}/{domain}'),
             *loader_opts('train_dataloader', f'{data}/{domain}'), *extra]
@@ -40,7 +41,7 @@ def train(config, work_dir, data, extra=()):
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    final = 'iter_0.pth' if 'adabn' in config else 'iter_2.pth'  # AdaBN trains no iteration
+    final = 'iter_0.pth' if 'adabn' in config else 'iter_2.pth'
     assert osp.isfile(osp.join(work_dir, final)), out[-2000:]
     return out
 

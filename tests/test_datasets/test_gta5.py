@@ -102,5 +102,5 @@ def test_combines_with_the_target_base(tmp_path):
     cfg = Config.fromfile(str(cfg_file))  # fails on keys defined in both bases
     assert cfg.train_dataloader.dataset.type == 'GTA5Dataset'
     assert cfg.val_dataloader.dataset.type == 'CityscapesDataset'
-    assert cfg.val_evaluator.type == 'IoUMetric'
+    assert [m.type for m in cfg.val_evaluator] == ['IoUMetric', 'CalibrationMetric']
     assert cfg.cityscapes_train_dataset.pipeline[1].scale == (1024, 512)

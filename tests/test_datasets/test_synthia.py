@@ -166,9 +166,11 @@ def test_synthia_evaluators(cityscapes_root, tmp_path, target, subsets, n):
     cfg_file.write_text(f"_base_ = ['{BASE}/{source}', '{BASE}/{target}']\n")
     cfg = Config.fromfile(str(cfg_file))  # no key clashes between source and target bases
     assert cfg.test_evaluator == cfg.val_evaluator
-    assert {k: tuple(v) for k, v in cfg.val_evaluator.subsets.items()} == subsets
+    iou, calibration = cfg.val_evaluator
+    assert calibration.type == 'CalibrationMetric'
+    metric = METRICS.build(iou)  # the preset name resolves to the subsets
+    assert {k: tuple(v) for k, v in metric.subsets.items()} == subsets
     cfg.val_dataloader.dataset.data_root = root
     ds = DATASETS.build(cfg.val_dataloader.dataset)
     assert len(ds.metainfo['classes']) == n
-    metric = METRICS.build(cfg.val_evaluator)
     metric.dataset_meta = ds.metainfo  # resolves every class name of the subsets

@@ -130,9 +130,10 @@ class BNStatsWarmupHook(Hook):
         reset (bool): Reset the statistics first. Defaults to True.
         momentum (float, optional): See above. Defaults to None (exact pooled statistics).
         branch (str, optional): Key of the batch branch to use. Defaults to 'target'.
-        save_after (bool): Save the warmed-up model as ``work_dir/iter_<iter>.pth``. Defaults to
+        save_after (bool): When training ends, save the model as ``work_dir/iter_<iter>.pth``. Defaults to
             False.
-        evaluate_after (bool): Run ``runner.val_loop`` after the warm-up. Defaults to False.
+        evaluate_after (bool): Run ``runner.val_loop`` when training ends (for AdaBN's
+            ``max_iters=0``: right after the warm-up). Defaults to False.
     """
 
     priority = 'ABOVE_NORMAL'  # before MeanTeacherHook, which may copy the student's buffers
@@ -181,10 +182,18 @@ class BNStatsWarmupHook(Hook):
         num_batches, num_layers = self.warmup(runner.model, loader, logger=runner.logger)
         self.done = True
         self.num_batches, self.num_layers = num_batches, num_layers
+        self._warmed_this_run = True
+
+    def after_train(self, runner) -> None:
+        # Saved and evaluated after the train loop (right after the warm-up when max_iters=0, as
+        # for AdaBN): in before_train, mmengine's CheckpointHook has not set up its best-checkpoint
+        # bookkeeping yet, and evaluating there breaks `save_best`.
+        if not getattr(self, '_warmed_this_run', False):
+            return
         if self.save_after:
             # meta iter = the current iteration (mmengine would write iter + 1), so that a run
-            # resumed from this file starts at iteration 0 and skips the warm-up
-            # Named like mmengine's iteration checkpoints (iter_0.pth for AdaBN's max_iters=0).
+            # resumed from this file starts at this iteration and skips the warm-up. Named like
+            # mmengine's iteration checkpoints (iter_0.pth for AdaBN's max_iters=0).
             name = f'iter_{runner.iter}.pth'
             runner.save_checkpoint(runner.work_dir, name,
                                    meta=dict(epoch=runner.epoch, iter=runner.iter))
