@@ -29,14 +29,14 @@ from mmsfda.visualization.reliability_diagram import (load_reliability,  # noqa:
                                                       plot_reliability)
 
 SOURCE_MODELS = {
-    'source-only': 'configs/source_only/deeplabv2_r18-tiny_1xb4-1k_toy-source-128x256.py',
+    'source-only': 'configs/source_only/deeplabv2_r18-tiny_1xb4-800_toy-source-128x256.py',
     'source-only + ECE loss':
-    'configs/source_only/deeplabv2_r18-tiny_ece-loss_1xb4-1k_toy-source-128x256.py',
+    'configs/source_only/deeplabv2_r18-tiny_ece-loss_1xb4-800_toy-source-128x256.py',
 }
 ADAPTED = {  # name -> (config, setting); each starts from the source-only model
-    'TENT (SFDA)': ('configs/tent/tent_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py',
+    'TENT (SFDA)': ('configs/tent/tent_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py',
                     'sfda'),
-    'DACS (UDA)': ('configs/dacs/dacs_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py',
+    'DACS (UDA)': ('configs/dacs/dacs_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py',
                    'uda'),
 }
 DOMAINS = {
@@ -123,7 +123,7 @@ def main():
     with open(osp.join(args.work_dir, 'results.md'), 'w') as f:
         f.write(table + '\n')
     with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
-        json.dump(results, f, indent=1)
+        json.dump(results, f, indent=1, default=float)  # metrics may be numpy scalars
     for domain in DOMAINS:
         curves = {name: load_reliability(r[domain]['reliability_file'])
                   for name, r in results.items()}

@@ -2,15 +2,9 @@
 # Cityscapes train (one pass, exact pooled mean/var). Writes work_dir/iter_0.pth and evaluates it.
 # Run: tools/train.py CONFIG --cfg-options load_from=<GTA5 source checkpoint>
 _base_ = [
-    '../_base_/models/deeplabv2_r101.py', '../_base_/datasets/cityscapes_512x512_target.py',
+    '../_base_/models/deeplabv2_r101.py', '../_base_/datasets/cityscapes_512x512_target_adapt.py',
     '../_base_/default_runtime.py', '../_base_/schedules/adapt_cityscapes.py'
 ]
-train_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset={{_base_.cityscapes_train_dataset}})
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=0, val_interval=1)
 param_scheduler = []
 custom_hooks = [

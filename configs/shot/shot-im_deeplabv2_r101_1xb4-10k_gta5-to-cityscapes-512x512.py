@@ -2,7 +2,7 @@
 # classifier (DeepLabV2 ASPP) frozen as the source hypothesis; the backbone adapts.
 # Start from the source model: --cfg-options load_from=<GTA5 source checkpoint>.
 _base_ = [
-    '../_base_/models/deeplabv2_r101.py', '../_base_/datasets/cityscapes_512x512_target.py',
+    '../_base_/models/deeplabv2_r101.py', '../_base_/datasets/cityscapes_512x512_target_adapt.py',
     '../_base_/default_runtime.py', '../_base_/schedules/adapt_cityscapes.py'
 ]
 model = dict(
@@ -12,9 +12,3 @@ model = dict(
     student={{_base_.model}},
     trainable=[r'backbone\.'],
     target_losses=[dict(type='InformationMaximizationLoss', ent_weight=1.0, div_weight=1.0)])
-train_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset={{_base_.cityscapes_train_dataset}})

@@ -2,7 +2,7 @@
 # BatchNorm affine parameters of the source DeepLabV2-R101 (BN switched to batch statistics, i.e.
 # norm_eval off). Start from the source model: --cfg-options load_from=<GTA5 source checkpoint>.
 _base_ = [
-    '../_base_/models/deeplabv2_r101.py', '../_base_/datasets/cityscapes_512x512_target.py',
+    '../_base_/models/deeplabv2_r101.py', '../_base_/datasets/cityscapes_512x512_target_adapt.py',
     '../_base_/default_runtime.py', '../_base_/schedules/adapt_cityscapes.py'
 ]
 student = _base_.model
@@ -14,9 +14,3 @@ model = dict(
     student=student,
     trainable='norm',
     target_losses=[dict(type='EntropyLoss')])
-train_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset={{_base_.cityscapes_train_dataset}})

@@ -38,6 +38,7 @@ def evaluate_checkpoint(config: str, checkpoint: str, work_dir: str,
     cfg.work_dir = work_dir
     cfg.resume = False
     cfg.default_hooks.visualization = dict(type='SegVisualizationHook', draw=False)
+    cfg.log_level = 'WARNING'  # the caller reports the metrics; skip the config dump and tables
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     runner = Runner.from_cfg(cfg)

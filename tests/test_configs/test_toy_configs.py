@@ -9,13 +9,13 @@ import torch
 from conftest import REPO
 from mmsfda.utils import mmseg_tool_path
 
-SOURCE = 'configs/source_only/deeplabv2_r18-tiny_1xb4-1k_toy-source-128x256.py'
+SOURCE = 'configs/source_only/deeplabv2_r18-tiny_1xb4-800_toy-source-128x256.py'
 ADAPT = {
     'adabn': 'configs/adabn/adabn_deeplabv2_r18-tiny_toy-source-to-target-128x256.py',
-    'ece': 'configs/source_only/deeplabv2_r18-tiny_ece-loss_1xb4-1k_toy-source-128x256.py',
-    'tent': 'configs/tent/tent_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py',
-    'shot': 'configs/shot/shot-im_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py',
-    'dacs': 'configs/dacs/dacs_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py',
+    'ece': 'configs/source_only/deeplabv2_r18-tiny_ece-loss_1xb4-800_toy-source-128x256.py',
+    'tent': 'configs/tent/tent_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py',
+    'shot': 'configs/shot/shot-im_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py',
+    'dacs': 'configs/dacs/dacs_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py',
 }
 
 

@@ -8,7 +8,7 @@ import torch
 from conftest import REPO
 
 CBST = 'configs/cbst/cbst_deeplabv2_r18-tiny_1xb4-2x200_toy-source-to-target-128x256.py'
-DACS = 'configs/dacs/dacs_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py'
+DACS = 'configs/dacs/dacs_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py'
 
 
 #: Quarter-size toy images (the configs' 128x256 / 4): a quarter of the compute on 2 shared cores.

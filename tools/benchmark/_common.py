@@ -37,7 +37,7 @@ MODEL_CONFIGS = {
 }
 # The DACS config is the single source of the method's settings (labeler, mixer, augmentation,
 # loss, EMA momentum): the benchmark measures what that config trains, with the student swapped.
-DACS_CONFIG = 'configs/dacs/dacs_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py'
+DACS_CONFIG = 'configs/dacs/dacs_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py'
 GPU_CROP = (512, 512)
 CPU_CROPS = {'r18-tiny': (128, 256), 'r101': (256, 256)}
 MEMORY_PROBE_TAG = 'MEMORY_PROBE'

@@ -27,14 +27,14 @@ sys.path.insert(0, REPO)
 import mmsfda  # noqa: E402,F401
 from mmsfda.apis import evaluate_checkpoint, run_name, train_config  # noqa: E402
 
-SOURCE = ('source-only', 'sfda', 'configs/source_only/deeplabv2_r18-tiny_1xb4-1k_toy-source-128x256.py')
+SOURCE = ('source-only', 'sfda', 'configs/source_only/deeplabv2_r18-tiny_1xb4-800_toy-source-128x256.py')
 BASELINES = [
     ('AdaBN (SFDA)', 'sfda', 'configs/adabn/adabn_deeplabv2_r18-tiny_toy-source-to-target-128x256.py'),
-    ('TENT (SFDA)', 'sfda', 'configs/tent/tent_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py'),
+    ('TENT (SFDA)', 'sfda', 'configs/tent/tent_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py'),
     ('SHOT-IM (SFDA)', 'sfda',
-     'configs/shot/shot-im_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py'),
+     'configs/shot/shot-im_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py'),
     ('CBST (SFDA)', 'sfda', 'configs/cbst/cbst_deeplabv2_r18-tiny_1xb4-2x200_toy-source-to-target-128x256.py'),
-    ('DACS (UDA)', 'uda', 'configs/dacs/dacs_deeplabv2_r18-tiny_1xb4-500_toy-source-to-target-128x256.py'),
+    ('DACS (UDA)', 'uda', 'configs/dacs/dacs_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py'),
 ]
 TARGET_VAL = dict(type='ToyCityDataset', data_prefix=dict(img_path='images/val',
                                                           seg_map_path='labels/val'),

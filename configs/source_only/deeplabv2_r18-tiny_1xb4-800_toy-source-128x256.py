@@ -7,8 +7,8 @@ _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/sgd_poly_iter.py'
 ]
 crop_size = (128, 256)
-max_iters = 1000
-val_interval = 250
+max_iters = 800
+val_interval = 200
 model = dict(data_preprocessor=dict(size=crop_size))
 optim_wrapper = dict(optimizer=dict(lr=0.02))
 param_scheduler = [dict(type='PolyLR', eta_min=0., power=0.9, begin=0, end=max_iters, by_epoch=False)]
