@@ -1,9 +1,11 @@
 """Run a training config through mmseg's own ``tools/train.py``, resuming a partial run."""
+import glob
 import os
 import os.path as osp
 import re
 import subprocess
 import sys
+from datetime import datetime
 from typing import Optional, Sequence
 
 from mmengine.config import Config
@@ -11,6 +13,26 @@ from mmengine.config import Config
 from ..utils import mmseg_tool_path
 
 _ITER = re.compile(r'Iter\(train\)\s*\[\s*(\d+)/(\d+)\]')
+
+
+_STAMP = re.compile(r'^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) - mmengine')
+
+
+def training_wall_time(work_dir: str) -> float:
+    """Seconds the training runs in ``work_dir`` took, from mmengine's log timestamps.
+
+    Sums first-to-last log line over every run log (``<work_dir>/<timestamp>/<timestamp>.log``), so a
+    resumed run counts all its parts; validation during training is included.
+    """
+    total = 0.
+    for log in glob.glob(osp.join(work_dir, '2*', '2*.log')):
+        with open(log) as f:
+            stamps = [m.group(1) for m in map(_STAMP.match, f) if m]
+        if stamps:
+            fmt = '%Y/%m/%d %H:%M:%S'
+            total += (datetime.strptime(stamps[-1], fmt) - datetime.strptime(stamps[0], fmt)
+                      ).total_seconds()
+    return total
 
 
 def run_name(method: str, seed: int) -> str:
@@ -39,7 +61,9 @@ def train_config(config: str, work_dir: str, cfg_options: Sequence[str] = (),
     from tqdm import tqdm
     cfg = Config.fromfile(config)
     opts = dict(o.split('=', 1) for o in cfg_options)
-    max_iters = int(opts.get('train_cfg.max_iters', cfg.train_cfg.max_iters))
+    # SelfTrainingLoop configs give `rounds` (iterations per round) instead of max_iters.
+    default_iters = cfg.train_cfg.get('max_iters') or sum(cfg.train_cfg.get('rounds', [0]))
+    max_iters = int(opts.get('train_cfg.max_iters', default_iters))
     final = osp.join(work_dir, f'iter_{max_iters}.pth')
     if osp.isfile(final):
         return final

@@ -6,7 +6,8 @@ spread (sample standard deviation) over seeds, and the gain over source-only. Ru
 mmseg's own tools/train.py; finished runs are reused, interrupted ones resume, so the script can be
 stopped and restarted. Runs are named as in ``tools/demo.py`` and the default work directory is the
 demo's, so the demo's seed-0 runs (same configs, seed and data) are reused, not repeated.
-Wall time is that of the run that produced the checkpoint (a resumed run counts its last part).
+Wall time: first to last log line of the training run (all parts of a resumed run, validation
+during training included), read from mmengine's logs.
 
     python tools/benchmark/adaptation.py [--seeds 0 1 2] [--work-dir work_dirs/demo]
                                          [--only tent dacs] [--data data/toy]
@@ -17,7 +18,6 @@ import os
 import os.path as osp
 import subprocess
 import sys
-import time
 
 import numpy as np
 
@@ -25,7 +25,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 import mmsfda  # noqa: E402,F401
-from mmsfda.apis import evaluate_checkpoint, run_name, train_config  # noqa: E402
+from mmsfda.apis import (evaluate_checkpoint, run_name, train_config,  # noqa: E402
+                         training_wall_time)
 
 SOURCE = ('source-only', 'sfda', 'configs/source_only/deeplabv2_r18-tiny_1xb4-800_toy-source-128x256.py')
 BASELINES = [
@@ -67,13 +68,13 @@ def run(name, config, work, seed, extra, data):
     if osp.isfile(result_file):
         with open(result_file) as f:
             return json.load(f)
-    t0 = time.time()
     ckpt = train_config(config, work, cfg_options=[f'randomness.seed={seed}', *extra],
                         desc=f'{name} seed {seed}')
-    wall = time.time() - t0
+    wall = training_wall_time(work)  # also right for runs the demo trained before
     metrics = evaluate_checkpoint(config, ckpt, osp.join(work, 'eval'),
                                   dataset=dict(TARGET_VAL, data_root=f'{data}/target'))
-    result = dict(mIoU=metrics['mIoU'], ECE=100 * metrics['ECE'], wall_s=wall, checkpoint=ckpt)
+    result = dict(mIoU=float(metrics['mIoU']), ECE=100 * float(metrics['ECE']), wall_s=wall,
+                  checkpoint=ckpt)
     tmp = result_file + '.tmp'
     with open(tmp, 'w') as f:
         json.dump(result, f)
