@@ -28,7 +28,7 @@ import mmsfda  # noqa: E402,F401
 from mmsfda.apis import (evaluate_checkpoint, run_name, train_config,  # noqa: E402
                          training_wall_time)
 
-SOURCE = ('source-only', 'sfda', 'configs/source_only/deeplabv2_r18-tiny_1xb4-800_toy-source-128x256.py')
+SOURCE = ('source-only', 'source', 'configs/source_only/deeplabv2_r18-tiny_1xb4-800_toy-source-128x256.py')
 BASELINES = [
     ('AdaBN (SFDA)', 'sfda', 'configs/adabn/adabn_deeplabv2_r18-tiny_toy-source-to-target-128x256.py'),
     ('TENT (SFDA)', 'sfda', 'configs/tent/tent_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py'),
