@@ -18,6 +18,11 @@ from ..pseudo_labelers.stats import pseudo_label_stats
 SEGMENTOR_PARTS = ('backbone', 'neck', 'decode_head', 'auxiliary_head')
 
 
+def _stack_labels(samples) -> Tensor:
+    """The samples' ``gt_sem_seg`` (labels or pseudo-labels) as one [B, H, W] int64 tensor."""
+    return torch.stack([s.gt_sem_seg.data[0] for s in samples]).long()
+
+
 @MODELS.register_module()
 class SelfTrainingSegmentor(BaseSegmentor):
     """A student trained on target data with labels from a teacher (and, for UDA, on source data).
@@ -191,7 +196,7 @@ class SelfTrainingSegmentor(BaseSegmentor):
                 pseudo_labels, self.num_classes, self._target_gt(tgt_samples))
         student_img = tgt_img
         if self.mixer is not None:
-            src_label = torch.stack([s.gt_sem_seg.data[0] for s in src[1]]).long()
+            src_label = _stack_labels(src[1])
             mixed = self.mixer(src[0], src_label, tgt_img, pseudo_labels.labels,
                                pseudo_labels.weights)
             student_img = mixed.img
@@ -253,7 +258,7 @@ class SelfTrainingSegmentor(BaseSegmentor):
         if not all('gt_sem_seg' in s for s in samples):
             raise ValueError('pseudo_labels_from="dataset" but a target sample has no gt_sem_seg: the '
                              'target pipeline must load the round\'s pseudo-label files')
-        labels = torch.stack([s.gt_sem_seg.data[0] for s in samples]).long()
+        labels = _stack_labels(samples)
         if all('pseudo_weight' in s for s in samples):
             weights = torch.stack([s.pseudo_weight.data[0] for s in samples]).float()
         else:
@@ -265,7 +270,7 @@ class SelfTrainingSegmentor(BaseSegmentor):
         """Target ground truth [B, H, W] when the pipeline loaded it (diagnostics only)."""
         if not all('gt_sem_seg' in s for s in samples):
             return None
-        return torch.stack([s.gt_sem_seg.data[0] for s in samples]).long()
+        return _stack_labels(samples)
 
     # ------------------------------------------------------------------ inference
     @property
