@@ -12,6 +12,9 @@
    initialised layers. That is almost never intended, so a shape mismatch raises a ``ValueError`` that
    names the checkpoint, the keys and both shapes. Set ``MMSFDA_ALLOW_SHAPE_MISMATCH=1`` to keep
    mmengine's warning (e.g. to fine-tune a checkpoint on a different label set on purpose).
+   Before that, submodules with a ``check_checkpoint(entries, filename)`` method vet their own
+   entries (Cal-SFDA's value net: trained for another backbone or class count, or missing where
+   its estimates are used).
 3. Multi-process training without a GPU (CI, laptops, ``tools/dist_train.sh`` with the gloo
    backend): mmengine 0.10.7 calls ``torch.cuda.set_device`` when it initialises the process group
    and wraps the model with ``device_ids=[LOCAL_RANK]``, which DDP rejects for a CPU model. Without
@@ -28,7 +31,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.model.wrappers import distributed as _ddp
 from mmengine.runner import checkpoint as _ckpt
 
-__all__ = ['load_local_checkpoint', 'check_state_dict_shapes']
+__all__ = ['load_local_checkpoint', 'check_state_dict_shapes', 'check_submodule_checkpoints']
 
 # The file the last local checkpoint came from, so a shape error can name it.
 _last_loaded = {'filename': None}
@@ -90,7 +93,28 @@ def check_state_dict_shapes(module, state_dict):
 _mmengine_load_state_dict = _ckpt.load_state_dict
 
 
+def check_submodule_checkpoints(module, state_dict):
+    """Let submodules with a ``check_checkpoint(entries, filename)`` method vet their entries.
+
+    E.g. Cal-SFDA's value net refuses weights trained for another backbone or class count, and a
+    checkpoint without value-net weights where the estimates are used. ``entries`` holds the
+    checkpoint tensors under the submodule's name, keys relative to it.
+    """
+    if is_model_wrapper(module):
+        module = module.module
+    if hasattr(module, 'map_checkpoint_keys'):
+        state_dict = module.map_checkpoint_keys(dict(state_dict))
+    for name, sub in module.named_modules():
+        check = getattr(sub, 'check_checkpoint', None)
+        if not name or not callable(check):
+            continue
+        prefix = name + '.'
+        check({k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)},
+              _last_loaded['filename'])
+
+
 def _load_state_dict(module, state_dict, strict=False, logger=None):
+    check_submodule_checkpoints(module, state_dict)
     if os.environ.get('MMSFDA_ALLOW_SHAPE_MISMATCH', '0') != '1':
         check_state_dict_shapes(module, state_dict)
     return _mmengine_load_state_dict(module, state_dict, strict=strict, logger=logger)

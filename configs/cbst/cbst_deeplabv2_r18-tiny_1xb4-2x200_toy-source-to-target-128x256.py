@@ -8,7 +8,7 @@
 # (teacher := student, buffers included, after every step), and labels in eval mode.
 # Starts from a source model: --cfg-options load_from=<source checkpoint>.
 _base_ = [
-    '../_base_/models/deeplabv2_r18-tiny.py', '../_base_/datasets/toy_source_to_target.py',
+    '../_base_/models/deeplabv2_r18-tiny.py', '../_base_/datasets/toy_target_offline.py',
     '../_base_/default_runtime.py', '../_base_/schedules/adapt_toy.py'
 ]
 model = dict(
@@ -23,42 +23,12 @@ model = dict(
     # CBST's loss: plain cross-entropy over the labelled pixels (mean over them).
     target_losses=[dict(type='PseudoLabelCELoss', avg='weights')],
     teacher_mode='eval')
-# Training: target train images with the round's pseudo-labels (the loop sets the directory).
-train_dataloader = dict(
-    batch_size=4,
-    num_workers=2,
-    # Rebuilt every round anyway; persistent workers would only outlive their round.
-    persistent_workers=False,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        _delete_=True,
-        type='ToyCityDataset',
-        data_root='data/toy/target',
-        data_prefix=dict(img_path='images/train'),
-        pipeline=[
-            dict(type='CheckedLoadImageFromFile'),
-            dict(type='LoadPseudoLabels'),
-            dict(type='RandomFlip', prob=0.5),
-            dict(type='PackSegInputsWithWeights'),
-        ]))
 train_cfg = dict(
     _delete_=True,
     type='SelfTrainingLoop',
     rounds=[200, 200],
     val_interval=200,
-    # Labelling: the same images with a test-time pipeline. The target labels are loaded for the
-    # pseudo-label accuracy in each round's manifest.json and log (diagnostics only, never trained
-    # on).
-    label_dataloader=dict(
-        batch_size=4,
-        num_workers=2,
-        persistent_workers=False,
-        sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-        dataset=dict(
-            type='ToyCityDataset',
-            data_root='data/toy/target',
-            data_prefix=dict(img_path='images/train', seg_map_path='labels/train'),
-            pipeline={{_base_.toy_test_pipeline}})))
+    label_dataloader={{_base_.toy_label_dataloader}})
 optim_wrapper = dict(optimizer=dict(lr=0.002))
 param_scheduler = [dict(type='PolyLR', eta_min=0., power=0.9, begin=0, end=400, by_epoch=False)]
 default_hooks = dict(checkpoint=dict(interval=200))

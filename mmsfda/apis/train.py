@@ -1,5 +1,7 @@
 """Run a training config through mmseg's own ``tools/train.py``, resuming a partial run."""
+import ast
 import glob
+
 import os
 import os.path as osp
 import re
@@ -62,7 +64,9 @@ def train_config(config: str, work_dir: str, cfg_options: Sequence[str] = (),
     cfg = Config.fromfile(config)
     opts = dict(o.split('=', 1) for o in cfg_options)
     # SelfTrainingLoop configs give `rounds` (iterations per round) instead of max_iters.
-    default_iters = cfg.train_cfg.get('max_iters') or sum(cfg.train_cfg.get('rounds', [0]))
+    rounds = opts.get('train_cfg.rounds')
+    rounds = ast.literal_eval(rounds) if rounds else cfg.train_cfg.get('rounds', [0])
+    default_iters = cfg.train_cfg.get('max_iters') or sum(rounds)
     max_iters = int(opts.get('train_cfg.max_iters', default_iters))
     final = osp.join(work_dir, f'iter_{max_iters}.pth')
     if osp.isfile(final):
@@ -71,7 +75,12 @@ def train_config(config: str, work_dir: str, cfg_options: Sequence[str] = (),
     cmd = [sys.executable, mmseg_tool_path('train.py'), config, '--work-dir', work_dir]
     if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
         cmd.append('--resume')
+        # mmengine resumes from `load_from` when it is set (the source model of an adaptation
+        # run), not from the work directory's last checkpoint: clear it.
+        cfg_options = [o for o in cfg_options if not o.startswith('load_from=')] + \
+            ['load_from=None']
     if cfg_options:
+
         cmd += ['--cfg-options', *cfg_options]
     log_path = osp.join(work_dir, 'train.log')
     with open(log_path, 'a') as log, tqdm(total=max_iters, desc=desc or osp.basename(work_dir),

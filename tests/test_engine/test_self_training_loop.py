@@ -304,3 +304,10 @@ def test_cbst_config_end_to_end(toy, tmp_path):
     students = [k for k in state if k.startswith('student.')]
     assert students and all(
         torch.equal(state[k], state['teacher.' + k[len('student.'):]]) for k in students)
+
+
+def test_an_empty_target_set_is_a_clear_error():
+    from mmsfda.engine.loops.self_training_loop import _require_images
+    with pytest.raises(ValueError, match=r"data_root='data/x'.*has no images"):
+        _require_images(type('Empty', (list, ), dict(data_root='data/x'))(), 'the target set')
+    _require_images([1], 'the target set')

@@ -272,7 +272,12 @@ class BNStatsWarmupHook(Hook):
         if is_model_wrapper(model):
             model = model.module
         layers = self.select_bn_layers(model)
+        dataset = getattr(dataloader, 'dataset', None)
+        if dataset is not None and len(dataset) == 0:
+            raise ValueError(f'{type(self).__name__}: the warm-up data ({type(dataset).__name__}, '
+                             f'data_root={getattr(dataset, "data_root", None)!r}) has no images')
         loader = _independent_loader(dataloader)
+
         num_iters = self.num_iters or len(loader)
 
         modes = {m: m.training for m in model.modules()}

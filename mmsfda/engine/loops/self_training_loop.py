@@ -96,7 +96,17 @@ def write_pseudo_label(label_dir: str, img_path: str, labels: Tensor, weights: T
     _atomic_write(label_path, _encode_png(labels.cpu().numpy().astype(np.uint8)))
 
 
+def _require_images(dataset, what: str) -> None:
+    """Raise if ``dataset`` is empty, naming its type and data root."""
+    if len(dataset) == 0:
+        raise ValueError(f'{what} ({type(dataset).__name__}, data_root='
+                         f'{getattr(dataset, "data_root", None)!r}, data_prefix='
+                         f'{getattr(dataset, "data_prefix", None)!r}) has no images: check the '
+                         'paths and the image suffix')
+
+
 def _jsonable(obj):
+
     if hasattr(obj, 'to_dict'):
         obj = obj.to_dict()
     return json.loads(json.dumps(obj, sort_keys=True, default=str))
@@ -130,10 +140,13 @@ class SelfTrainingLoop(IterBasedTrainLoop):
     resumed run picks up where it stopped), the model labels every image of ``label_dataloader``
     under ``torch.no_grad()`` in eval mode (the train mode is restored afterwards):
 
-    1. ``model.teacher_probs(img, metas)`` gives the probabilities, which are cropped of the
-       preprocessor's padding, un-flipped and resized (bilinear) to each image's original size,
-       as mmseg's ``postprocess_result`` does with logits. The teacher runs in the segmentor's
-       ``teacher_mode``: use ``'eval'`` for offline labelling.
+    1. ``model.teacher_outputs(img, metas)`` (or ``model.teacher_probs``) gives the probabilities,
+       which are cropped of the preprocessor's padding, un-flipped and resized (bilinear) to each
+       image's original size, as mmseg's ``postprocess_result`` does with logits, and per-image
+       context (e.g. the value net's ``est_ece`` of Cal-SFDA), passed to the labeler as keyword
+       arguments. The teacher runs in the segmentor's ``teacher_mode``: use ``'eval'`` for
+       offline labelling. A labeler with ``set_round(r)`` is told the round first (growing
+       class-balanced proportions).
     2. If ``model.pseudo_labeler`` has ``accumulate`` (and is not in ``mode='online'``), pass 1
        calls ``reset_stats()``, ``accumulate(probs)`` on every image and ``finalize()`` (which
        reduces over ranks); the labeler's finalised ``state_dict()`` is saved as ``stats.pt``.
@@ -356,7 +369,10 @@ class SelfTrainingLoop(IterBasedTrainLoop):
             raise ValueError(f'{model.num_classes} classes do not fit uint8 label files with '
                              f'{IGNORE_INDEX} = ignore')
         label_dir = self.round_dir(r)
+        if callable(getattr(labeler, 'set_round', None)):
+            labeler.set_round(r)
         loader = self._build_label_dataloader()
+        _require_images(loader.dataset, 'SelfTrainingLoop: the target set to label')
         identity = self._identity(loader.dataset, r, model)
         verdict = [None]
         if dist.is_main_process():
@@ -421,11 +437,17 @@ class SelfTrainingLoop(IterBasedTrainLoop):
                   f"{label_dir}: coverage {100 * summary['coverage']:.1f}%{acc}",
                   logger='current')
 
-    def _probs(self, model, data) -> Tuple[List[Tensor], list]:
-        """Teacher probabilities of a label batch, each [C, h, w] at its image's original size."""
+    def _probs(self, model, data) -> Tuple[List[Tensor], List[dict], list]:
+        """Teacher outputs of a label batch: probabilities, each [C, h, w] at its image's
+        original size, and each image's labeler context (values indexed by image)."""
         data = model.data_preprocessor(data, False)
         inputs, samples = data['inputs'], data['data_samples']
-        probs = model.teacher_probs(inputs, [s.metainfo for s in samples])
+        metas = [s.metainfo for s in samples]
+        if callable(getattr(model, 'teacher_outputs', None)):
+            probs, context = model.teacher_outputs(inputs, metas)
+        else:
+            probs, context = model.teacher_probs(inputs, metas), {}
+        contexts = [{k: v[i:i + 1] for k, v in context.items()} for i in range(len(samples))]
         align_corners = bool(getattr(model, 'align_corners', False))
         out = []
         for i, sample in enumerate(samples):
@@ -441,14 +463,16 @@ class SelfTrainingLoop(IterBasedTrainLoop):
             if tuple(p.shape[2:]) != ori:
                 p = resize(p, size=ori, mode='bilinear', align_corners=align_corners)
             out.append(p[0])
-        return out, samples
+        return out, contexts, samples
 
     @staticmethod
-    def _batched(probs: List[Tensor]) -> List[Tensor]:
-        """One [B, C, H, W] tensor if all images have one size, else one [1, C, h, w] each."""
+    def _batched(probs: List[Tensor], contexts: List[dict]) -> List[Tuple[Tensor, dict]]:
+        """``(probs [B, C, H, W], context)`` for the whole batch if all images have one size,
+        else one ``([1, C, h, w], context)`` per image."""
         if all(p.shape == probs[0].shape for p in probs):
-            return [torch.stack(probs)]
-        return [p[None] for p in probs]
+            return [(torch.stack(probs), {k: torch.cat([c[k] for c in contexts])
+                                          for k in contexts[0]})]
+        return [(p[None], c) for p, c in zip(probs, contexts)]
 
     def _progress(self, loader, what: str):
         if not dist.is_main_process():
@@ -476,9 +500,9 @@ class SelfTrainingLoop(IterBasedTrainLoop):
                              f'{len(loader.dataset)} target images')
         labeler.reset_stats()
         for data in loader:
-            probs, _ = self._probs(model, data)
-            for p in self._batched(probs):
-                labeler.accumulate(p)
+            probs, contexts, _ = self._probs(model, data)
+            for p, context in self._batched(probs, contexts):
+                labeler.accumulate(p, **context)
             if bar is not None:
                 bar.update(len(probs))
         self._end_progress(bar)
@@ -509,8 +533,8 @@ class SelfTrainingLoop(IterBasedTrainLoop):
             samples = data['data_samples']
             fresh = {}
             if any(todo):
-                probs, samples = self._probs(model, data)
-                outs = [labeler(p) for p in self._batched(probs)]
+                probs, contexts, samples = self._probs(model, data)
+                outs = [labeler(p, **context) for p, context in self._batched(probs, contexts)]
                 labels = [lab for o in outs for lab in o.labels]
                 weights = [w for o in outs for w in o.weights]
                 for i, p in enumerate(paths):

@@ -1,1 +1,1 @@
-from . import deeplabv2_head  # noqa: F401
+from . import deeplabv2_head, ece_value_head  # noqa: F401

@@ -98,6 +98,10 @@ class ClassBalancedLabeler(BasePseudoLabeler):
     ``thresholds`` (a buffer, [C]) holds the thresholds in use and is saved in checkpoints. A class
     never predicted in the statistics gets ``default_threshold`` (0.5 as in Cal-SFDA's ``gene_thres``).
 
+    Rounds: CBST and Cal-SFDA keep a growing share of the pixels in later rounds. The proportion of
+    round ``r`` is ``min(proportion + proportion_step * r, max_proportion)``; ``SelfTrainingLoop``
+    calls :meth:`set_round` before it labels a round (the round is a buffer, saved with the model).
+
     Args:
         num_classes (int): C.
         proportion (float): fraction in (0, 1] of each class's pixels to keep. Default 0.2.
@@ -106,6 +110,8 @@ class ClassBalancedLabeler(BasePseudoLabeler):
             thresholds; None (default) uses each batch's thresholds alone.
         num_bins (int): offline mode, histogram bins over [0, 1]. Default 1000.
         default_threshold (float): threshold of a class without statistics. Default 0.5.
+        proportion_step (float): increase of the proportion per round. Default 0 (CBST: 0.05).
+        max_proportion (float): upper bound of the proportion. Default 1.0 (CBST: 0.5).
 
     Extras: ``'thresholds'`` [C] (the thresholds used), ``'confidence'`` [B, H, W].
     """
@@ -116,7 +122,9 @@ class ClassBalancedLabeler(BasePseudoLabeler):
                  mode: str = 'online',
                  momentum: Optional[float] = None,
                  num_bins: int = 1000,
-                 default_threshold: float = 0.5):
+                 default_threshold: float = 0.5,
+                 proportion_step: float = 0.0,
+                 max_proportion: float = 1.0):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
@@ -130,6 +138,12 @@ class ClassBalancedLabeler(BasePseudoLabeler):
         self.momentum = momentum
         self.num_bins = int(num_bins)
         self.default_threshold = float(default_threshold)
+        if proportion_step < 0 or not proportion <= max_proportion <= 1.0:
+            raise ValueError(f'need proportion_step >= 0 and proportion <= max_proportion <= 1, got '
+                             f'{proportion_step}, {proportion} and {max_proportion}')
+        self.proportion_step = float(proportion_step)
+        self.max_proportion = float(max_proportion)
+        self.register_buffer('round', torch.zeros((), dtype=torch.long))
         self.register_buffer('thresholds', torch.full((num_classes, ), self.default_threshold))
         # Classes whose threshold came from statistics (the first online update sets, later ones blend).
         self.register_buffer('initialized', torch.zeros(num_classes, dtype=torch.bool))
@@ -138,20 +152,33 @@ class ClassBalancedLabeler(BasePseudoLabeler):
         self.register_buffer(
             'hist', torch.zeros(num_classes, self.num_bins, dtype=torch.long), persistent=False)
 
+    # ----- rounds -------------------------------------------------------------------------------
+    def set_round(self, r: int) -> None:
+        """Label for self-training round ``r`` (0-based): sets the proportion of the round."""
+        self.round.fill_(int(r))
+
+    @property
+    def current_proportion(self) -> float:
+        """The proportion of the current round: ``min(proportion + step * round, max)``."""
+        return min(self.proportion + self.proportion_step * int(self.round), self.max_proportion)
+
     # ----- offline statistics -------------------------------------------------------------------
     def reset_stats(self) -> None:
         """Start a statistics pass: clear the histograms."""
         self.hist.zero_()
 
     @torch.no_grad()
-    def accumulate(self, probs: Tensor, valid_mask: Optional[Tensor] = None) -> None:
+    def accumulate(self, probs: Tensor, valid_mask: Optional[Tensor] = None, **ctx) -> None:
         """Add a batch's confidences to the per-class histograms.
 
         Args:
             probs (Tensor): [B, C, H, W] teacher probabilities.
             valid_mask (Tensor, optional): [B, H, W] bool, pixels to count.
+            **ctx: per-image context of the teacher (e.g. ``est_ece``), for
+                :meth:`statistic_confidence`.
         """
         conf, pred = probs.detach().max(dim=1)
+        conf = self.statistic_confidence(conf, **ctx)
         valid = torch.isfinite(conf)
         if valid_mask is not None:
             valid = valid & valid_mask.to(device=valid.device, dtype=torch.bool)
@@ -159,6 +186,10 @@ class ClassBalancedLabeler(BasePseudoLabeler):
         bins = (conf * self.num_bins).long().clamp_(0, self.num_bins - 1)
         counts = torch.bincount(pred * self.num_bins + bins, minlength=self.num_classes * self.num_bins)
         self.hist += counts.view(self.num_classes, self.num_bins).to(self.hist.device)
+
+    def statistic_confidence(self, conf: Tensor, **ctx) -> Tensor:
+        """The confidence [B, H, W] whose per-class quantiles are the thresholds (here max p)."""
+        return conf
 
     @torch.no_grad()
     def finalize(self) -> Tensor:
@@ -169,7 +200,7 @@ class ClassBalancedLabeler(BasePseudoLabeler):
         """
         hist = self.hist.clone()
         dist.all_reduce(hist)
-        values, counts = histogram_top_fraction_threshold(hist, self.proportion)
+        values, counts = histogram_top_fraction_threshold(hist, self.current_proportion)
         present = counts > 0
         self.thresholds.copy_(torch.where(present, values.float(),
                                           torch.full_like(self.thresholds, self.default_threshold)))
@@ -180,7 +211,8 @@ class ClassBalancedLabeler(BasePseudoLabeler):
     # ----- labelling ----------------------------------------------------------------------------
     def _online_thresholds(self, conf: Tensor, pred: Tensor, valid: Tensor) -> Tensor:
         values, counts = quantile_per_class(conf[valid], pred[valid], self.num_classes,
-                                            1.0 - self.proportion)
+                                            1.0 - self.current_proportion)
+
         present = counts > 0
         values = values.to(self.thresholds)
         if self.momentum is None:

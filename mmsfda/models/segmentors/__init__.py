@@ -1,1 +1,1 @@
-from . import self_training_segmentor  # noqa: F401
+from . import ece_estimating_encoder_decoder, self_training_segmentor  # noqa: F401

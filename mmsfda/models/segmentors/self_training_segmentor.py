@@ -1,6 +1,6 @@
 """Teacher-student self-training for UDA and source-free DA."""
 import re
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -105,7 +105,7 @@ class SelfTrainingSegmentor(BaseSegmentor):
         self.teacher = MODELS.build(dict(teacher) if teacher is not None else student)
         self._check_same_architecture()
         self.teacher.requires_grad_(False)
-        self._freeze_student(trainable)
+        self.set_trainable(trainable)
         self.pseudo_labeler = MODELS.build(pseudo_labeler) if pseudo_labeler else None
         self.target_losses = nn.ModuleList(MODELS.build(cfg) for cfg in target_losses)
         for loss in self.target_losses:
@@ -133,9 +133,16 @@ class SelfTrainingSegmentor(BaseSegmentor):
                     f'{s.get(k, "missing")}, teacher {t.get(k, "missing")}. The teacher config must '
                     'build the same network as the student.')
 
-    def _freeze_student(self, trainable):
+    def set_trainable(self, trainable: Optional[Union[str, List[str]]]) -> List[str]:
+        """Set which student parameters train (see ``trainable`` in the class docstring).
+
+        Returns:
+            list[str]: Names of the trainable student parameters.
+        """
         if trainable is None:
-            return
+            for p in self.student.parameters():
+                p.requires_grad_(True)
+            return [n for n, _ in self.student.named_parameters()]
         if trainable == 'norm':
             keep = {id(p) for m in self.student.modules()
                     if isinstance(m, (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm))
@@ -148,9 +155,9 @@ class SelfTrainingSegmentor(BaseSegmentor):
             raise ValueError(f"trainable must be None, 'norm' or a list of regexes, got {trainable!r}")
         if not selected:
             raise ValueError(f'trainable={trainable!r} selects no parameter of the student')
-        selected = set(selected)
         for n, p in self.student.named_parameters():
-            p.requires_grad_(n in selected)
+            p.requires_grad_(n in set(selected))
+        return selected
 
     def init_weights(self):
         super().init_weights()
@@ -160,12 +167,14 @@ class SelfTrainingSegmentor(BaseSegmentor):
     def map_checkpoint_keys(self, state_dict, prefix=''):
         """Rewrite a plain segmentor checkpoint's keys to fill ``student`` and ``teacher``.
 
-        ``backbone.x`` becomes ``student.backbone.x`` and ``teacher.backbone.x``; a checkpoint of this
-        class (keys already under ``student.``/``teacher.``) is returned unchanged. Works in place on
+        ``backbone.x`` becomes ``student.backbone.x`` and ``teacher.backbone.x`` (every top-level
+        part of the student: backbone, decode head, a value head ...); a checkpoint of this class
+        (keys already under ``student.``/``teacher.``) is returned unchanged. Works in place on
         ``state_dict`` and returns it (also used by :func:`mmsfda.compat.check_state_dict_shapes`).
         """
+        parts = set(SEGMENTOR_PARTS) | {n for n, _ in self.student.named_children()}
         plain = [k for k in list(state_dict)
-                 if k.startswith(prefix) and k[len(prefix):].split('.', 1)[0] in SEGMENTOR_PARTS]
+                 if k.startswith(prefix) and k[len(prefix):].split('.', 1)[0] in parts]
         for k in plain:
             v = state_dict.pop(k)
             rest = k[len(prefix):]
@@ -188,10 +197,13 @@ class SelfTrainingSegmentor(BaseSegmentor):
         pseudo_labels = None
         if self.pseudo_labels_from == 'dataset':
             pseudo_labels = self._dataset_pseudo_labels(tgt_samples)
+            thresholds = getattr(self.pseudo_labeler, 'thresholds', None)
+            if thresholds is not None:  # the offline labeler's class thresholds of this round
+                pseudo_labels.extras['thresholds'] = thresholds
             self.pseudo_label_stats = pseudo_label_stats(pseudo_labels, self.num_classes)
         elif self.pseudo_labeler is not None:
-            probs = self.teacher_probs(tgt_img)
-            pseudo_labels = self.pseudo_labeler(probs, data_samples=tgt_samples)
+            probs, ctx = self.teacher_outputs(tgt_img)
+            pseudo_labels = self.pseudo_labeler(probs, data_samples=tgt_samples, **ctx)
             self.pseudo_label_stats = pseudo_label_stats(
                 pseudo_labels, self.num_classes, self._target_gt(tgt_samples))
         student_img = tgt_img
@@ -212,11 +224,16 @@ class SelfTrainingSegmentor(BaseSegmentor):
         return losses
 
     @torch.no_grad()
-    def teacher_probs(self, img: Tensor, metas: Optional[List[dict]] = None) -> Tensor:
-        """Teacher softmax probabilities [B, C, H, W] at the (padded) input resolution of ``img``.
+    def teacher_outputs(self, img: Tensor, metas: Optional[List[dict]] = None
+                        ) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """What the pseudo-labeler needs from the teacher for a target batch.
 
-        ``metas`` is accepted for callers that pass a batch's metainfo; the output covers the
-        whole padded input either way (crop it with the metas' ``img_shape``).
+        Returns:
+            tuple: softmax probabilities [B, C, H, W] at the (padded) input resolution of ``img``,
+            and per-image context from the teacher's ``label_context(feats)`` if it has one (e.g.
+            ``{'est_ece': [B]}`` of an ECE-estimating segmentor), else ``{}``. ``metas`` is
+            accepted for callers that pass a batch's metainfo; the output covers the whole padded
+            input either way (crop it with the metas' ``img_shape``).
         """
         self.teacher.train(self.teacher_mode == 'train')
         if self.teacher_mode == 'train':
@@ -224,17 +241,27 @@ class SelfTrainingSegmentor(BaseSegmentor):
             for m in self.teacher.modules():
                 if isinstance(m, nn.modules.dropout._DropoutNd):
                     m.eval()
-        return self._logits(self.teacher, img).softmax(dim=1)
+        feats = self.teacher.extract_feat(img)
+        probs = self._resize_logits(self.teacher, self.teacher.decode_head(feats), img).softmax(1)
+        context = getattr(self.teacher, 'label_context', None)
+        return probs, (context(feats) if callable(context) else {})
 
-    @staticmethod
-    def _logits(net, img: Tensor) -> Tensor:
+    def teacher_probs(self, img: Tensor, metas: Optional[List[dict]] = None) -> Tensor:
+        """Teacher softmax probabilities [B, C, H, W], see :meth:`teacher_outputs`."""
+        return self.teacher_outputs(img, metas)[0]
+
+    @classmethod
+    def _logits(cls, net, img: Tensor) -> Tensor:
         """Logits [B, C, H, W] of ``net`` at the (padded) input resolution of ``img``.
 
         As mmseg's training path (``decode_head.loss_by_feat``): the decode head's output resized
         to the padded input, where labels and pseudo-label weights live. (``encode_decode`` would
         resize to the unpadded ``img_shape`` of the metas, for inference.)
         """
-        logits = net.decode_head(net.extract_feat(img))
+        return cls._resize_logits(net, net.decode_head(net.extract_feat(img)), img)
+
+    @staticmethod
+    def _resize_logits(net, logits: Tensor, img: Tensor) -> Tensor:
         return resize(logits, size=img.shape[2:], mode='bilinear', align_corners=net.align_corners)
 
     def _branches(self, inputs, data_samples):

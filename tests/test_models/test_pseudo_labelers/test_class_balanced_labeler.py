@@ -192,3 +192,21 @@ def test_bad_arguments():
         ClassBalancedLabeler(num_classes=C, mode='batch')
     with pytest.raises(ValueError):
         ClassBalancedLabeler(num_classes=C, mode='offline', momentum=0.1)
+
+
+def test_proportion_grows_per_round_up_to_the_cap():
+    # CBST: 0.2, +0.05 per round, at most 0.5.
+    labeler = ClassBalancedLabeler(num_classes=C, proportion=0.2, mode='offline',
+                                   proportion_step=0.05, max_proportion=0.5, num_bins=100000)
+    probs = random_probs(3, b=2, h=32, w=32)
+    for r, proportion in ((0, 0.2), (2, 0.3), (9, 0.5)):
+        labeler.set_round(r)
+        assert labeler.current_proportion == pytest.approx(proportion)
+        labeler.reset_stats()
+        labeler.accumulate(probs)
+        thresholds = labeler.finalize()
+        for k, v in numpy_thresholds(probs, proportion).items():
+            # CBST's k-th largest vs numpy's interpolated quantile: within a sample or two
+            assert thresholds[k].item() == pytest.approx(v, abs=3e-3)
+    with pytest.raises(ValueError, match='max_proportion'):
+        ClassBalancedLabeler(num_classes=C, proportion=0.6, max_proportion=0.5)
