@@ -16,6 +16,8 @@ from typing import Dict, Iterable, List, Union
 
 import numpy as np
 
+from ..utils.atomic import atomic_write
+
 __all__ = ['compute_class_stats', 'write_class_stats']
 
 
@@ -81,8 +83,4 @@ def write_class_stats(records: Iterable[dict], out_dir: str) -> None:
 
 
 def _write_json_atomic(obj, path: str) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(obj, f, indent=2)
-        f.write('\n')
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(obj, indent=2) + '\n')

@@ -1,9 +1,7 @@
 """Record every validation and keep the picks of checkpoint-selection rules in a JSON file."""
 import json
 import math
-import os
 import os.path as osp
-import tempfile
 from numbers import Number
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -11,26 +9,12 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook, Hook
 
 from mmseg.registry import HOOKS
+from ...utils.atomic import atomic_write
 from ..checkpoint_selection import (Record, Rule, check_compare, check_rule, has_checkpoint,
                                     summarize)
 
 _CKPT_KEY = 'checkpoint_selection'
 DEFAULT_RULES = ('min_ece', 'max_miou', 'min_ece_within_miou')
-
-
-def _atomic_write_text(text: str, out_file: str) -> None:
-    """Write through a temporary file and ``os.replace``: readers never see half a file."""
-    out_dir = osp.dirname(osp.abspath(out_file))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix='.tmp-', suffix=osp.basename(out_file))
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-        os.replace(tmp, out_file)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _scalar(value) -> Optional[float]:
@@ -150,7 +134,7 @@ class CheckpointSelectionHook(Hook):
         self.records = [r for r in self.records if r['iter'] != record['iter']] + [record]
         summary = self.summary()
         if is_main_process():
-            _atomic_write_text(json.dumps(summary, indent=1), self.out_path(runner))
+            atomic_write(self.out_path(runner), json.dumps(summary, indent=1))
         self._log(runner, summary)
 
     def summary(self) -> dict:

@@ -37,6 +37,7 @@ from ...datasets.transforms.load_pseudo_labels import (WEIGHT_SCALE, WEIGHT_SUFF
                                                        pseudo_label_paths, pseudo_label_stem,
                                                        read_uint8_png)
 from ...models.pseudo_labelers import IGNORE_INDEX, PseudoLabels, pseudo_label_stats
+from ...utils.atomic import atomic_write
 
 #: Bumped when the files of a round directory change meaning.
 FORMAT_VERSION = 1
@@ -63,16 +64,8 @@ def round_at(iteration: int, rounds: Sequence[int]) -> int:
     return len(rounds)
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a killed process leaves the old file or the new one."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'wb') as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def _write_json(path: str, obj: dict) -> None:
-    _atomic_write(path, json.dumps(obj, indent=1, sort_keys=True).encode())
+    atomic_write(path, json.dumps(obj, indent=1, sort_keys=True).encode())
 
 
 def _encode_png(array: np.ndarray) -> bytes:
@@ -92,8 +85,8 @@ def write_pseudo_label(label_dir: str, img_path: str, labels: Tensor, weights: T
         weights (Tensor): [H, W] float in [0, 1], stored as ``round(w * 255)`` (uint8).
     """
     label_path, weight_path = pseudo_label_paths(label_dir, img_path)
-    _atomic_write(weight_path, _encode_png(encode_weight(weights.float().cpu().numpy())))
-    _atomic_write(label_path, _encode_png(labels.cpu().numpy().astype(np.uint8)))
+    atomic_write(weight_path, _encode_png(encode_weight(weights.float().cpu().numpy())))
+    atomic_write(label_path, _encode_png(labels.cpu().numpy().astype(np.uint8)))
 
 
 def _require_images(dataset, what: str) -> None:
@@ -510,7 +503,7 @@ class SelfTrainingLoop(IterBasedTrainLoop):
         if dist.is_main_process():
             buf = io.BytesIO()
             torch.save(dict(labeler_state=labeler.state_dict()), buf)
-            _atomic_write(path, buf.getvalue())
+            atomic_write(path, buf.getvalue())
         dist.barrier()
 
     def _write_labels(self, model, loader, label_dir: str, r: int):

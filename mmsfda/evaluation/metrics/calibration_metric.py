@@ -1,9 +1,6 @@
 """Streaming calibration metrics for segmentation: ECE, MCE, class-level ECE, NLL, Brier."""
 import json
 import logging
-import os
-import os.path as osp
-import tempfile
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -16,6 +13,8 @@ from prettytable import PrettyTable
 from torch import Tensor
 
 from mmseg.registry import METRICS
+
+from ...utils.atomic import atomic_write
 
 RELIABILITY_FORMAT = 'mmsfda.reliability/1'
 _CW_AVERAGES = ('present', 'all')
@@ -111,20 +110,6 @@ def calibration_stats(seg_logits: Tensor,
         nll_sum=np.float64(-log_p_gt.double().sum().item()),
         brier_sum=np.float64(brier.double().sum().item()),
         num_pixels=np.int64(gt.numel()))
-
-
-def _atomic_write_text(text: str, out_file: str) -> None:
-    out_dir = osp.dirname(osp.abspath(out_file))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix='.tmp-', suffix=osp.basename(out_file))
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-        os.replace(tmp, out_file)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 @METRICS.register_module()
@@ -241,7 +226,7 @@ class CalibrationMetric(BaseMetric):
 
         if self.out_file is not None:
             summary['classes'] = class_names
-            _atomic_write_text(json.dumps(summary, indent=1), self.out_file)
+            atomic_write(self.out_file, json.dumps(summary, indent=1))
             print_log(f'reliability data written to {self.out_file}', logger)
         return {key: summary[key] for key in ('ECE', 'MCE', 'cwECE', 'NLL', 'Brier')}
 

@@ -16,12 +16,11 @@ The public entropy helper applies the softmax twice (``p = softmax(x)``, then
 import math
 
 import torch
-import torch.nn as nn
 from torch import Tensor
 
 from mmseg.registry import MODELS
 
-from .entropy_loss import entropy_map
+from .entropy_loss import EntropyLoss, entropy_map
 
 _NORMALIZES = ('batch_max', 'log_C')
 
@@ -56,7 +55,7 @@ def robust_entropy_loss(seg_logits: Tensor, eta: float = 2.0,
 
 
 @MODELS.register_module()
-class RobustEntropyLoss(nn.Module):
+class RobustEntropyLoss(EntropyLoss):
     """Cal-SFDA's robust entropy on the target predictions, a target loss.
 
     Args:
@@ -73,31 +72,12 @@ class RobustEntropyLoss(nn.Module):
                  normalize: str = 'batch_max',
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_robust_entropy'):
-        super().__init__()
-        if not loss_name.startswith('loss_'):
-            raise ValueError(f'loss_name must start with "loss_", got {loss_name!r}')
         if normalize not in _NORMALIZES:
             raise ValueError(f'normalize must be one of {_NORMALIZES}, got {normalize!r}')
-        self.eta = eta
+        super().__init__(eta=eta, loss_weight=loss_weight, loss_name=loss_name)
         self.normalize = normalize
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
 
     def forward(self, seg_logits: Tensor, pseudo_labels=None, **ctx) -> Tensor:
-        """Compute the loss.
-
-        Args:
-            seg_logits (Tensor): Student logits, shape (B, C, H, W).
-            pseudo_labels (PseudoLabels, optional): Not used (entropy needs no labels).
-            **ctx: Other context of the segmentor's step, not used.
-
-        Returns:
-            Tensor: Scalar loss.
-        """
+        """``loss_weight * robust_entropy_loss(seg_logits)``; shape (B, C, H, W) in, scalar out."""
         return self.loss_weight * robust_entropy_loss(seg_logits, eta=self.eta,
                                                       normalize=self.normalize)
-
-    @property
-    def loss_name(self) -> str:
-        """Key of the loss in the loss dict."""
-        return self._loss_name

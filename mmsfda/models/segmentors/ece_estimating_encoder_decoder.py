@@ -71,7 +71,20 @@ class ECEEstimatingEncoderDecoder(EncoderDecoder):
         """Per-image context for a pseudo-labeler: ``{'est_ece': [B]}``."""
         return dict(est_ece=self.estimate_ece(feats))
 
+    def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
+        """Segmentation logits (mmseg's ``mode='tensor'``).
+
+        While the value net is in train mode (a BN statistics warm-up such as
+        :class:`BNStatsWarmupHook` puts the chosen BN layers in train mode and runs this forward),
+        the value net also runs on the features, so that its BN layer sees the data too.
+        """
+        feats = self.extract_feat(inputs)
+        if self.value_head.bn.training:
+            self.estimate_ece(feats)
+        return self.decode_head.forward(feats)
+
     def loss(self, inputs: Tensor, data_samples) -> dict:
+
         feats = self.extract_feat(inputs)
         seg_logits = self.decode_head(feats)
         seg_losses = self.decode_head.loss_by_feat(seg_logits, data_samples)

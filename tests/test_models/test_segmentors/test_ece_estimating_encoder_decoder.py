@@ -96,3 +96,20 @@ def test_teacher_outputs_carry_the_estimates_for_the_labeler():
     model.load_state_dict(plain)
     assert torch.equal(model.teacher.value_head.fc.weight, plain['value_head.fc.weight'])
     assert torch.equal(model.student.value_head.fc.weight, plain['value_head.fc.weight'])
+
+
+def test_bn_warmup_reaches_the_value_net():
+    from mmsfda.engine.hooks.bn_stats_warmup_hook import BNStatsWarmupHook
+    model = MODELS.build(dict(type='SelfTrainingSegmentor', student=model_cfg()))
+    model.init_weights()
+    hook = BNStatsWarmupHook(modules=['student.value_head', 'student.backbone'])
+    _, layers = hook.warmup(model, [batch(seed=s) for s in range(2)])
+    assert layers == len(hook.select_bn_layers(model))  # every chosen layer, value net included
+    assert model.student.value_head.bn.num_batches_tracked.item() == 2
+    # outside a warm-up (eval mode) the tensor forward does not run the value net
+    model.eval()
+    calls = []
+    model.student.value_head.register_forward_hook(lambda *a: calls.append(1))
+    data = model.data_preprocessor(batch(), False)
+    model.student(data['inputs'], mode='tensor')
+    assert not calls
