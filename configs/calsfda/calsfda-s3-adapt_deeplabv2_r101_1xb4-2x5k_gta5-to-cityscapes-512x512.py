@@ -67,3 +67,5 @@ custom_hooks = [
          compare=('label_free', 'oracle', 'mIoU'),
          correlate=[('EstECE', 'ClassECE'), ('EstECE', 'ECE')]),
 ]
+# TrainableScheduleHook changes the trainable parameters after DDP has wrapped the model.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

@@ -75,3 +75,5 @@ custom_hooks = [
          compare=('label_free', 'oracle', 'mIoU16'),
          correlate=[('EstECE', 'ClassECE'), ('EstECE', 'ECE')]),
 ]
+# TrainableScheduleHook changes the trainable parameters after DDP has wrapped the model.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

@@ -81,3 +81,5 @@ custom_hooks = [
          correlate=[('EstECE', 'ClassECE'), ('EstECE', 'ECE')]),
     dict(type='PseudoLabelStatsHook', interval=50),
 ]
+# TrainableScheduleHook changes the trainable parameters after DDP has wrapped the model.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

@@ -17,7 +17,8 @@ model = dict(
     setting='sfda',
     student={{_base_.model}},
     pseudo_labels_from='dataset',
-    # CBST grows the proportion from 0.2 by 0.05 per round up to 0.5; two short toy rounds use 0.5.
+    # CBST grows the proportion from 0.2 by 0.05 per round up to 0.5 (proportion=0.2,
+    # proportion_step=0.05, max_proportion=0.5); two short toy rounds use 0.5 throughout.
     pseudo_labeler=dict(type='ClassBalancedLabeler', num_classes=10, proportion=0.5,
                         mode='offline'),
     # CBST's loss: plain cross-entropy over the labelled pixels (mean over them).

@@ -102,3 +102,27 @@ def test_cbst_two_processes_label_each_image_once(toy):
         pngs = sorted(n for n in os.listdir(d) if n.endswith('.png'))
         assert pngs == sorted([f'{s}.png' for s in STEMS] + [f'{s}_weight.png' for s in STEMS])
         assert f'round {r}: labelled 4 images' in out
+
+
+CALSFDA = ('configs/calsfda/calsfda-s3-adapt_deeplabv2_r18-tiny_1xb4-2x200_'
+           'toy-source-to-target-128x256.py')
+
+
+def test_calsfda_stage3_two_processes(toy):
+    """BN warm-up, ECE-guided labels sharded over ranks, phase switch under DDP."""
+    data, _, root = toy
+    value_ckpt = make_source_checkpoint(str(root / 'stage2.pth'), config=CALSFDA)
+    target = f'{data}/target'
+    opts = [f'load_from={value_ckpt}', 'train_cfg.rounds=[1,1]', 'train_cfg.val_interval=2',
+            'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1',
+            'custom_hooks.2.phases.1.begin=1', *size_options()]
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader',
+                   'train_cfg.label_dataloader', 'custom_hooks.0.dataloader'):
+        opts += [f'{loader}.batch_size=2', f'{loader}.num_workers=0',
+                 f'{loader}.persistent_workers=False', f'{loader}.dataset.data_root={target}']
+    work = str(root / 'calsfda')
+    out = dist_train(CALSFDA, work, opts)
+    assert 'tgt.loss_sce' in out and 'EstECE' in out and 'BN statistics warm-up' in out
+    assert 'iteration 1: ' in out and 'student parameter tensors train' in out  # phase 2
+    with open(osp.join(work, 'pseudo_labels', 'round_1', 'manifest.json')) as f:
+        assert json.load(f)['images_per_rank'] == [2, 2]
