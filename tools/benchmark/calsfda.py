@@ -34,7 +34,7 @@ from adaptation import run as run_baseline  # noqa: E402
 from run_calsfda import CONFIGS  # noqa: E402
 from run_calsfda import run as run_calsfda  # noqa: E402
 
-from mmsfda.apis import evaluate_checkpoint, run_name  # noqa: E402
+from mmsfda.apis import evaluate_checkpoint, run_name, train_config  # noqa: E402
 
 SFDA_BASELINES = [b for b in BASELINES if b[1] == 'sfda' and not b[0].startswith('CBST')]
 
@@ -77,11 +77,36 @@ def calsfda_seed(work_dir, seed, data):
     return rows, summary
 
 
+ABLATIONS = {
+    'Cal-SFDA without ECE weighting (plain class-balanced thresholds; label-free pick)':
+        ['model.pseudo_labeler.ece_weighting=False'],
+    'Cal-SFDA, BN warm-up from source statistics, momentum 0.1 (label-free pick)':
+        ['custom_hooks.0.reset=False', 'custom_hooks.0.momentum=0.1'],
+}
+
+
+def ablation_seed(work_dir, seed, data, name, options):
+    """Stage 3 of Cal-SFDA with ``options``, from the seed's stage-2 checkpoint."""
+    base = osp.join(work_dir, run_name('Cal-SFDA', seed))
+    work = osp.join(base, 'ablation_' + run_name(name, seed))
+    tgt = f'{data}/target'
+    train_config(CONFIGS['toy'][2], work, [
+        f'randomness.seed={seed}', f'load_from={osp.join(base, "stage2", "iter_300.pth")}',
+        f'train_dataloader.dataset.data_root={tgt}', f'val_dataloader.dataset.data_root={tgt}',
+        f'train_cfg.label_dataloader.dataset.data_root={tgt}',
+        f'custom_hooks.0.dataloader.dataset.data_root={tgt}', *options], desc=f'{name} {seed}')
+    with open(osp.join(work, 'checkpoint_selection.json')) as f:
+        metrics = json.load(f)['picks']['label_free']['metrics']
+    return dict(mIoU=float(metrics['mIoU']), ECE=100 * float(metrics['ECE']))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--work-dir', default='work_dirs/demo', help='shared with tools/demo.py')
     p.add_argument('--data', default='data/toy')
+    p.add_argument('--ablations', action='store_true',
+                   help='also stage 3 without ECE weighting / with the code\'s BN update')
     args = p.parse_args()
     os.chdir(REPO)
     subprocess.run([sys.executable, 'tools/make_toy_data.py', '--out', args.data, '--no-progress'],
@@ -98,6 +123,9 @@ def main():
                 name, config, osp.join(args.work_dir, run_name(name, seed)), seed,
                 [f'load_from={src["checkpoint"]}', *data_options(kind, args.data)], args.data))
         rows, summary = calsfda_seed(args.work_dir, seed, args.data)
+        if args.ablations:
+            rows.update({name: ablation_seed(args.work_dir, seed, args.data, name, options)
+                         for name, options in ABLATIONS.items()})
         for k, v in rows.items():
             results.setdefault(k, []).append(v)
         diagnostics.append(summary)
@@ -106,6 +134,7 @@ def main():
                key=lambda n: np.mean([r['mIoU'] for r in results[n]]))
     order = ['source-only', '+ ECE loss, final', '+ ECE loss, selected', best,
              'Cal-SFDA (label-free pick)', 'Cal-SFDA (oracle pick)']
+    order += [name for name in ABLATIONS if name in results]
     base = np.array([r['mIoU'] for r in results['source-only']])
     lines = [f'toy benchmark, target val, seeds {args.seeds}: mean ± std',
              '| model | target mIoU | gain over source-only | target ECE (%) |',
