@@ -99,7 +99,6 @@ def _require_images(dataset, what: str) -> None:
 
 
 def _jsonable(obj):
-
     if hasattr(obj, 'to_dict'):
         obj = obj.to_dict()
     return json.loads(json.dumps(obj, sort_keys=True, default=str))

@@ -155,8 +155,9 @@ class SelfTrainingSegmentor(BaseSegmentor):
             raise ValueError(f"trainable must be None, 'norm' or a list of regexes, got {trainable!r}")
         if not selected:
             raise ValueError(f'trainable={trainable!r} selects no parameter of the student')
+        chosen = set(selected)
         for n, p in self.student.named_parameters():
-            p.requires_grad_(n in set(selected))
+            p.requires_grad_(n in chosen)
         return selected
 
     def init_weights(self):
