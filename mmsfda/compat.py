@@ -54,6 +54,16 @@ def load_local_checkpoint(filename, map_location=None):
     return torch.load(filename, map_location=map_location, weights_only=False)
 
 
+def _as_loaded(module, state_dict):
+    """The unwrapped model and the checkpoint keys as it will load them (e.g. a plain segmentor
+    checkpoint mapped onto a teacher-student model by its ``map_checkpoint_keys``)."""
+    if is_model_wrapper(module):
+        module = module.module
+    if hasattr(module, 'map_checkpoint_keys'):
+        state_dict = module.map_checkpoint_keys(dict(state_dict))
+    return module, state_dict
+
+
 def check_state_dict_shapes(module, state_dict):
     """Raise if a tensor of ``state_dict`` has another shape than the model's.
 
@@ -65,10 +75,7 @@ def check_state_dict_shapes(module, state_dict):
         ValueError: naming the checkpoint file, every mismatching key and both shapes, with a hint
             when the mismatch is in a classifier (``num_classes`` differs).
     """
-    if is_model_wrapper(module):
-        module = module.module
-    if hasattr(module, 'map_checkpoint_keys'):  # e.g. a plain segmentor checkpoint into a
-        state_dict = module.map_checkpoint_keys(dict(state_dict))  # teacher-student model
+    module, state_dict = _as_loaded(module, state_dict)
     own = module.state_dict()
     bad = [(k, tuple(v.shape), tuple(own[k].shape)) for k, v in state_dict.items()
            if k in own and hasattr(v, 'shape') and tuple(v.shape) != tuple(own[k].shape)]
@@ -100,10 +107,7 @@ def check_submodule_checkpoints(module, state_dict):
     checkpoint without value-net weights where the estimates are used. ``entries`` holds the
     checkpoint tensors under the submodule's name, keys relative to it.
     """
-    if is_model_wrapper(module):
-        module = module.module
-    if hasattr(module, 'map_checkpoint_keys'):
-        state_dict = module.map_checkpoint_keys(dict(state_dict))
+    module, state_dict = _as_loaded(module, state_dict)
     for name, sub in module.named_modules():
         check = getattr(sub, 'check_checkpoint', None)
         if not name or not callable(check):
@@ -114,9 +118,10 @@ def check_submodule_checkpoints(module, state_dict):
 
 
 def _load_state_dict(module, state_dict, strict=False, logger=None):
-    check_submodule_checkpoints(module, state_dict)
+    model, mapped = _as_loaded(module, state_dict)  # once for both checks
+    check_submodule_checkpoints(model, mapped)
     if os.environ.get('MMSFDA_ALLOW_SHAPE_MISMATCH', '0') != '1':
-        check_state_dict_shapes(module, state_dict)
+        check_state_dict_shapes(model, mapped)
     return _mmengine_load_state_dict(module, state_dict, strict=strict, logger=logger)
 
 
