@@ -6,6 +6,26 @@ import pytest
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
+def data_roots(node):
+    """Every ``data_root`` string in a config tree (dicts and lists), depth first."""
+    if isinstance(node, dict):
+        if isinstance(node.get('data_root'), str):
+            yield node['data_root']
+        for v in node.values():
+            yield from data_roots(v)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            yield from data_roots(v)
+
+
+def free_port() -> int:
+    """A free TCP port on localhost (for a torchrun master)."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture(autouse=True, scope='session')
 def mmseg_scope():
     """Build modules as configs do (``default_scope='mmseg'``), with mmsfda registered."""

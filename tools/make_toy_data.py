@@ -2,6 +2,8 @@
 
     python tools/make_toy_data.py --out data/toy [--seed 0] [--num-train 400] [--num-val 100]
                                   [--height 128 --width 256] [--workers 1] [--force]
+                                  [--shift default|night|fog|sensor|jpeg|geometry|colour]
+                                  [--severity 1|2|3]
 
 Layout (Cityscapes-like, one folder per domain, ``ToyCityDataset`` reads it)::
 
@@ -20,6 +22,13 @@ target has more cars and trees, other colours (hues shifted per class), other te
 grid, paving, foliage grain), dusk illumination, and weather, blur and sensor noise applied with
 albumentations. Every image has its own seed, derived from (seed, domain, split, index), so a run
 is byte-identical with the same seed and package versions, whatever ``--workers``.
+
+``--shift`` chooses the target domain from a family (``SHIFTS``): ``default`` is the target above;
+``night``, ``fog``, ``sensor`` (colour filter array, noise, white balance), ``jpeg``, ``geometry``
+(zoom, roll, keystone; labels follow) and ``colour`` (hue, saturation, channel gains) render the
+target scenes in the source style and apply one shift, at ``--severity`` 1, 2 or 3. The source
+domain and the target scenes are the same for every shift, so a benchmark over shifts trains one
+source model and compares shifts on the same images.
 """
 import argparse
 import colorsys
@@ -186,7 +195,6 @@ def _make_target_style(src: Style, k: float) -> Style:
 TARGET_SHIFT = 0.25
 SOURCE_STYLE = Style()
 TARGET_STYLE = _make_target_style(SOURCE_STYLE, TARGET_SHIFT)
-STYLES = dict(source=SOURCE_STYLE, target=TARGET_STYLE)
 
 CORRUPTIONS = ('RandomFog', 'RandomRain', 'GaussianBlur', 'MotionBlur', 'GaussNoise',
                'RandomBrightnessContrast', 'HueSaturationValue')
@@ -726,6 +734,144 @@ def corrupt(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
+# Target shifts: the family a benchmark evaluates over (``--shift KIND --severity 1|2|3``)
+# --------------------------------------------------------------------------------------------
+# Each kind renders the target scenes in the SOURCE style (palette, textures, scene statistics)
+# and applies one kind of shift, so a shift isolates one cause of a domain gap. 'default' is the
+# original target domain (other palette and textures, dusk, weather, blur, noise; severity does
+# not apply). Every image draws its shift parameters from its own generator after its scene, with
+# the same draws at every severity: severities differ only in strength, on the same scenes.
+# Per kind, the parameters of severities 1, 2, 3:
+SHIFTS: Dict[str, str] = {
+    'default': 'the original target: other palette and textures, dusk, fog/rain, blur, noise',
+    'night': 'night: darker exposure and gamma, blue cast, lit windows, low-light sensor noise',
+    'fog': 'dense fog: contrast falls with distance towards a grey airlight, and a grey veil',
+    'sensor': 'raw sensor: Bayer colour-filter-array mosaic and demosaicing, shot and read '
+              'noise, wrong white balance',
+    'jpeg': 'JPEG compression (block artefacts, chroma subsampling) at falling quality',
+    'geometry': 'camera geometry: zoom, roll and a keystone (perspective) tilt; labels follow, '
+                'the uncovered border is black and ignored',
+    'colour': 'colour: hue rotation, saturation and per-channel gain (another camera ISP)',
+}
+SEVERITIES = (1, 2, 3)
+_NIGHT = dict(gain=(0.45, 0.3, 0.2), gamma=(1.2, 1.4, 1.6), noise=(2.0, 3.0, 4.0),
+              lit_window_prob=(0.2, 0.35, 0.5))
+_FOG = dict(density=(1.2, 2.2, 3.5), veil=(0.1, 0.2, 0.3))
+_SENSOR = dict(shot=(0.6, 1.2, 2.0), read=(2.0, 4.0, 7.0), wb=(0.08, 0.16, 0.28))
+_JPEG = dict(quality=(25, 12, 5))
+_GEOMETRY = dict(zoom=(1.1, 1.25, 1.45), roll_deg=(5.0, 10.0, 16.0), keystone=(0.06, 0.12, 0.2))
+_COLOUR = dict(hue_deg=(20.0, 40.0, 70.0), saturation=(1.2, 1.45, 1.7), gain=(0.08, 0.15, 0.25))
+
+
+def check_shift(shift: str, severity: Optional[int]) -> Optional[int]:
+    """Validate ``(shift, severity)``; return the severity to use (``None`` for 'default')."""
+    if shift not in SHIFTS:
+        raise ValueError(f'unknown target shift {shift!r}; choose one of {sorted(SHIFTS)}')
+    if shift == 'default':
+        if severity is not None:
+            raise ValueError("the 'default' target shift has no severity (omit --severity)")
+        return None
+    severity = 2 if severity is None else int(severity)
+    if severity not in SEVERITIES:
+        raise ValueError(f'severity of {shift!r} must be one of {SEVERITIES}, got {severity}')
+    return severity
+
+
+def target_style(shift: str, severity: Optional[int]) -> Style:
+    """Rendering style of the target scenes of a shift (the source style but for 'default' and
+    the lit windows at night)."""
+    if shift == 'default':
+        return TARGET_STYLE
+    if shift == 'night':
+        return replace(SOURCE_STYLE, lit_window_prob=_NIGHT['lit_window_prob'][severity - 1])
+    return SOURCE_STYLE
+
+
+def apply_shift(img: np.ndarray, label: np.ndarray, shift: str, severity: Optional[int],
+                rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+    """Shift one rendered target image (and, for geometry, its label).
+
+    Args:
+        img (np.ndarray): [H, W, 3] uint8 RGB, rendered in :func:`target_style`.
+        label (np.ndarray): [H, W] uint8 train ids (255 = ignore).
+        shift (str): A key of :data:`SHIFTS`.
+        severity (int | None): 1, 2 or 3 (``None`` for 'default').
+        rng (np.random.Generator): The image's generator; every severity draws the same numbers.
+
+    Returns:
+        tuple: ``(img [H, W, 3] uint8, label [H, W] uint8)``.
+    """
+    if shift == 'default':
+        return corrupt(img, rng), label
+    s = severity - 1
+    h, w = img.shape[:2]
+    x = img.astype(np.float32)
+    if shift == 'night':
+        noise = rng.normal(0.0, 1.0, x.shape).astype(np.float32)
+        dark = 255.0 * (x / 255.0) ** _NIGHT['gamma'][s] * _NIGHT['gain'][s]
+        dark = dark * np.array((0.85, 0.92, 1.15), np.float32)
+        x = dark + _NIGHT['noise'][s] * noise
+    elif shift == 'fog':
+        # Depth proxy: distance grows towards the horizon row (about 0.43 h) from the bottom, and
+        # the sky is infinitely far. Koschmieder: I = J t + A (1 - t), t = exp(-density * depth).
+        rows = (np.arange(h, dtype=np.float32) + 0.5) / h
+        depth = np.clip((1.0 - rows) / (1.0 - 0.43), 0.0, 1.0) ** 2
+        depth = np.where(label == SKY, 1.0, depth[:, None])
+        airlight = np.float32(rng.uniform(185, 215))
+        t = np.exp(-_FOG['density'][s] * depth)[..., None]
+        x = x * t + airlight * (1 - t)
+        x = x * (1 - _FOG['veil'][s]) + airlight * _FOG['veil'][s]
+    elif shift == 'sensor':
+        gains = 1 + _SENSOR['wb'][s] * rng.uniform(-1.0, 1.0, 3).astype(np.float32)
+        x = x * gains
+        bayer = np.empty((h, w), np.float32)  # RGGB mosaic: one colour per pixel
+        bayer[0::2, 0::2] = x[0::2, 0::2, 0]
+        bayer[0::2, 1::2] = x[0::2, 1::2, 1]
+        bayer[1::2, 0::2] = x[1::2, 0::2, 1]
+        bayer[1::2, 1::2] = x[1::2, 1::2, 2]
+        noise = rng.normal(0.0, 1.0, bayer.shape).astype(np.float32)
+        bayer = bayer + noise * np.sqrt(_SENSOR['shot'][s] ** 2 * np.maximum(bayer, 0.0)
+                                        + _SENSOR['read'][s] ** 2)
+        raw = np.clip(np.round(bayer), 0, 255).astype(np.uint8)
+        # OpenCV names Bayer patterns from the second row: RGGB is its BayerBG; it gives BGR.
+        x = cv2.cvtColor(cv2.cvtColor(raw, cv2.COLOR_BayerBG2BGR), cv2.COLOR_BGR2RGB)
+        x = x.astype(np.float32)
+    elif shift == 'jpeg':
+        quality = _JPEG['quality'][s]
+        ok, buf = cv2.imencode('.jpg', cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                               [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise RuntimeError('JPEG encoding failed')
+        x = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.float32)
+    elif shift == 'geometry':
+        # Homography: zoom and roll about the centre, then a keystone (the top edge narrows),
+        # each with a random sign/side. Labels use nearest neighbour; uncovered pixels are black
+        # and ignored.
+        roll = math.radians(_GEOMETRY['roll_deg'][s] * rng.choice((-1.0, 1.0)))
+        k = _GEOMETRY['keystone'][s] * rng.choice((-1.0, 1.0))
+        zoom = _GEOMETRY['zoom'][s]
+        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+        dst = np.float32([[k * w, 0], [w - k * w, 0], [w, h], [0, h]])
+        keystone = cv2.getPerspectiveTransform(src, dst)
+        rot = np.vstack([cv2.getRotationMatrix2D((w / 2, h / 2), math.degrees(roll), zoom),
+                         [0, 0, 1]])
+        m = rot @ keystone
+        x = cv2.warpPerspective(x, m, (w, h), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        label = cv2.warpPerspective(label, m, (w, h), flags=cv2.INTER_NEAREST,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=IGNORE)
+    elif shift == 'colour':
+        direction = rng.choice((-1.0, 1.0))
+        gains = 1 + _COLOUR['gain'][s] * rng.uniform(-1.0, 1.0, 3).astype(np.float32)
+        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV_FULL).astype(np.float32)  # hue in [0, 256)
+        hsv[..., 0] = (hsv[..., 0] + direction * _COLOUR['hue_deg'][s] * 256 / 360) % 256
+        hsv[..., 1] = np.clip(hsv[..., 1] * _COLOUR['saturation'][s], 0, 255)
+        x = cv2.cvtColor(np.clip(np.round(hsv), 0, 255).astype(np.uint8),
+                         cv2.COLOR_HSV2RGB_FULL).astype(np.float32) * gains
+    return np.clip(np.round(x), 0, 255).astype(np.uint8), label
+
+
+# --------------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------------
 def _write_png(path: str, array: np.ndarray) -> None:
@@ -740,13 +886,15 @@ def _write_png(path: str, array: np.ndarray) -> None:
 
 def _task(args) -> Tuple[str, str, int, np.ndarray, Dict[int, int]]:
     """Generate and write one image/label pair; return its class pixel counts."""
-    out, seed, domain, split, index, h, w = args
+    out, seed, domain, split, index, h, w, shift, severity = args
+    # The seed does not depend on the shift: every shift has the same target scenes.
     ss = np.random.SeedSequence([seed, DOMAINS.index(domain), SPLITS.index(split), index])
     rng = np.random.default_rng(ss)
-    style = STYLES[domain]
-    img, label = render_scene(rng, h, w, style)
-    if style.corrupt:
-        img = corrupt(img, rng)
+    if domain == 'source':
+        img, label = render_scene(rng, h, w, SOURCE_STYLE)
+    else:
+        img, label = render_scene(rng, h, w, target_style(shift, severity))
+        img, label = apply_shift(img, label, shift, severity, rng)
     name = f'{index:05d}.png'
     root = osp.join(out, domain)
     _write_png(osp.join(root, 'images', split, name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
@@ -757,7 +905,8 @@ def _task(args) -> Tuple[str, str, int, np.ndarray, Dict[int, int]]:
 
 def _params(args) -> dict:
     return dict(version=GENERATOR_VERSION, seed=args.seed, num_train=args.num_train,
-                num_val=args.num_val, height=args.height, width=args.width)
+                num_val=args.num_val, height=args.height, width=args.width, shift=args.shift,
+                severity=args.severity)
 
 
 def _expected_files(out: str, params: dict) -> List[str]:
@@ -778,6 +927,9 @@ def is_complete(out: str, params: dict) -> bool:
             meta = json.load(f)
     except (OSError, ValueError):
         return False
+    # Written before the shift family existed: the 'default' target, whose pixels did not change.
+    meta.setdefault('shift', 'default')
+    meta.setdefault('severity', None)
     if any(meta.get(k) != v for k, v in params.items()) or meta.get('classes') != list(CLASSES):
         return False
     return all(osp.isfile(p) for p in _expected_files(out, params))
@@ -809,10 +961,16 @@ def frequency_table(percent: Dict[str, Dict[str, float]]) -> str:
 
 def generate(out: str, seed: int = 0, num_train: int = 400, num_val: int = 100,
              height: int = 128, width: int = 256, workers: int = 1, force: bool = False,
-             progress: bool = True) -> Optional[dict]:
-    """Write the benchmark into ``out``; return the meta dict (``None`` if it was already there)."""
+             progress: bool = True, shift: str = 'default',
+             severity: Optional[int] = None) -> Optional[dict]:
+    """Write the benchmark into ``out``; return the meta dict (``None`` if it was already there).
+
+    ``shift`` (a key of :data:`SHIFTS`) and ``severity`` (1-3; ``None`` for 'default', 2 for the
+    other kinds when not given) choose the target domain; the source domain is always the same.
+    """
+    severity = check_shift(shift, severity)
     args = argparse.Namespace(seed=seed, num_train=num_train, num_val=num_val, height=height,
-                              width=width)
+                              width=width, shift=shift, severity=severity)
     params = _params(args)
     if not force and is_complete(out, params):
         return None
@@ -823,7 +981,7 @@ def generate(out: str, seed: int = 0, num_train: int = 400, num_val: int = 100,
             for split in SPLITS:
                 os.makedirs(osp.join(out, domain, kind, split), exist_ok=True)
 
-    tasks = [(out, seed, d, s, i, height, width) for d in DOMAINS
+    tasks = [(out, seed, d, s, i, height, width, shift, severity) for d in DOMAINS
              for s, n in (('train', num_train), ('val', num_val)) for i in range(n)]
     counts = {d: np.zeros(256, np.int64) for d in DOMAINS}
     stats: Dict[str, Dict[int, dict]] = {d: {} for d in DOMAINS}
@@ -863,7 +1021,8 @@ def generate(out: str, seed: int = 0, num_train: int = 400, num_val: int = 100,
                 palette=[list(p) for p in ToyCityDataset.METAINFO['palette']],
                 ignore_index=IGNORE, domains=list(DOMAINS), splits=list(SPLITS),
                 layout='{domain}/{images,labels}/{split}/NNNNN.png',
-                target_corruptions=list(CORRUPTIONS),
+                target_shift=SHIFTS[shift],
+                target_corruptions=list(CORRUPTIONS) if shift == 'default' else [],
                 class_pixel_percent={
                     d: {name: round(100 * float(counts[d][k]) / float(counts[d].sum()), 4)
                         for k, name in [*enumerate(CLASSES), (IGNORE, 'ignore')]}
@@ -887,6 +1046,10 @@ def parse_args(argv=None):
     p.add_argument('--height', type=int, default=128)
     p.add_argument('--width', type=int, default=256)
     p.add_argument('--workers', type=int, default=1, help='processes (default: 1)')
+    p.add_argument('--shift', default='default', choices=sorted(SHIFTS),
+                   help='target domain: ' + '; '.join(f'{k}: {v}' for k, v in SHIFTS.items()))
+    p.add_argument('--severity', type=int, choices=SEVERITIES, default=None,
+                   help="strength of the shift (default 2; not for --shift default)")
     p.add_argument('--force', action='store_true', help='regenerate even if complete')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     args = p.parse_args(argv)
@@ -894,6 +1057,10 @@ def parse_args(argv=None):
         p.error('--height and --width must be at least 16')
     if args.num_train < 1 or args.num_val < 1:
         p.error('--num-train and --num-val must be at least 1')
+    try:
+        args.severity = check_shift(args.shift, args.severity)
+    except ValueError as e:
+        p.error(str(e))
     return args
 
 
@@ -902,13 +1069,16 @@ def main(argv=None) -> int:
     cv2.setNumThreads(1)
     start = time.perf_counter()
     meta = generate(args.out, args.seed, args.num_train, args.num_val, args.height, args.width,
-                    args.workers, args.force, progress=not args.no_progress)
+                    args.workers, args.force, progress=not args.no_progress, shift=args.shift,
+                    severity=args.severity)
     if meta is None:
         print(f'{args.out} already holds complete toy data with these parameters '
               f'({json.dumps(_params(args))}); nothing to do (use --force to regenerate).')
         return 0
     elapsed = time.perf_counter() - start
     n = 2 * (args.num_train + args.num_val)
+    shift = args.shift + ('' if args.severity is None else f' (severity {args.severity})')
+    print(f'target shift: {shift}: {SHIFTS[args.shift]}')
     print(f'wrote {n} images of {args.height}x{args.width} to {args.out} in {elapsed:.1f} s '
           f'({1000 * elapsed / n:.1f} ms/image, {args.workers} worker(s))')
     print('pixels per class (percent of all pixels, train + val):')

@@ -4,8 +4,5 @@ _base_ = ['./adabn_deeplabv2_r101_gta5-to-cityscapes-512x512.py']
 model = dict(decode_head=dict(num_classes=16))
 val_dataloader = dict(dataset=dict(type='Cityscapes16Dataset'))
 test_dataloader = val_dataloader
-val_evaluator = [
-    dict(type='SubsetIoUMetric', subsets='synthia16'),
-    dict(type='CalibrationMetric', n_bins=15)
-]
+val_evaluator = _base_.synthia16_val_evaluator
 test_evaluator = val_evaluator

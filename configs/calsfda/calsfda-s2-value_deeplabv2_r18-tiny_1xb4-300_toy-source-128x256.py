@@ -1,4 +1,4 @@
-# Cal-SFDA stage 2 (SPEC 3.5): the value net (ECEValueHead: BN, 1x1 conv to 32 channels -- a
+# Cal-SFDA stage 2 (arXiv:2308.03003): the value net (ECEValueHead: BN, 1x1 conv to 32 channels -- a
 # quarter of the paper's 128, as the tiny backbone has a sixteenth of ResNet-101's 2048 -- resize
 # to 4x4, linear, sigmoid) learns to regress each source image's differentiable class-level ECE.
 # As in the public code the segmentation CE is logged (decode.ce), not optimised. Unlike the public

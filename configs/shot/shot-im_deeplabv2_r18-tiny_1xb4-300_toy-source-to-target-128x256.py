@@ -1,13 +1,9 @@
-# SHOT-IM (Liang et al., ICML 2020): information maximisation (confident and diverse predictions)
-# with the classifier frozen as the source hypothesis; only the feature extractor adapts.
+# SHOT-IM (../_base_/methods/shot.py) on the toy benchmark: 300 iterations on target train images
+# from the source model, validated on target val.
+# Run: tools/train.py CONFIG --cfg-options load_from=<source checkpoint>
 _base_ = [
-    '../_base_/models/deeplabv2_r18-tiny.py', '../_base_/datasets/toy_target_adapt.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/adapt_toy.py'
+    '../_base_/models/deeplabv2_r18-tiny.py', '../_base_/methods/shot.py',
+    '../_base_/datasets/toy_target_adapt.py', '../_base_/default_runtime.py',
+    '../_base_/schedules/adapt_toy.py'
 ]
-model = dict(
-    _delete_=True,
-    type='SelfTrainingSegmentor',
-    setting='sfda',
-    student={{_base_.model}},
-    trainable=[r'backbone\.'],
-    target_losses=[dict(type='InformationMaximizationLoss', ent_weight=1.0, div_weight=1.0)])
+model = dict(_base_.method_model, _delete_=True, student=_base_.model)

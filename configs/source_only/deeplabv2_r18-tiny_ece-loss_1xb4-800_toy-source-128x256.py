@@ -1,5 +1,5 @@
 # Source training with the differentiable (LogSumExp) class-level ECE loss added to cross-entropy
-# (Cal-SFDA stage 1, SPEC 3.3: L = CE + alpha * ClassECE, alpha = 1, 10 bins, t = 1e-5).
+# (Cal-SFDA stage 1, arXiv:2308.03003: L = CE + alpha * ClassECE, alpha = 1, 10 bins, t = 1e-5).
 _base_ = ['./deeplabv2_r18-tiny_1xb4-800_toy-source-128x256.py']
 model = dict(
     decode_head=dict(loss_decode=[

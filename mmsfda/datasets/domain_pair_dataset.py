@@ -17,7 +17,8 @@ class DomainPairDataset(Dataset):
     (DAFormer's UDADataset walks the |S|x|T| product instead; independent draws give the same
     marginals with a length of |S|). With ``rare_class_sampling`` the source sample ignores ``i``:
     a rare class and a file containing it are drawn, and the crop is retried until it holds the class
-    (SPEC 2.4). ``source=None`` gives target-only items (``{'target': ...}``).
+    (DAFormer, arXiv:2111.14887, Sec. 3.3). ``source=None`` gives target-only items
+    (``{'target': ...}``).
 
     Args:
         source (dict, optional): Config of the source dataset (labelled).

@@ -1,5 +1,6 @@
-"""Rare Class Sampling (RCS) of DAFormer (Hoyer et al., CVPR 2022), SPEC 2.4."""
+"""Rare Class Sampling (RCS) of DAFormer (Hoyer et al., CVPR 2022, arXiv:2111.14887, Sec. 3.3)."""
 import json
+import os
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
@@ -24,7 +25,10 @@ class RareClassSampler:
             ``min_pixels * min_crop_ratio`` pixels of ``c`` (at most ``max_retries`` times).
         max_retries (int): Re-crop attempts. Default 10.
         seed (int, optional): Seed of this sampler's generator; None draws from numpy's global RNG
-            (seeded per dataloader worker by mmengine).
+            (seeded per dataloader worker by mmengine; in the main process, the dataloader's own
+            stream, see :mod:`mmsfda.compat`). A seeded generator is derived per process, rank
+            and dataloader worker from ``(seed, rank, worker id)``: the copies of the dataset in
+            the workers would otherwise all draw the same samples.
     """
 
     def __init__(self, stats_file: str, temperature: float = 0.01, min_pixels: int = 3000,
@@ -42,7 +46,8 @@ class RareClassSampler:
         self.min_pixels = min_pixels
         self.min_crop_pixels = min_pixels * min_crop_ratio
         self.max_retries = max_retries
-        self.rng = np.random.default_rng(seed) if seed is not None else np.random
+        self.seed = seed
+        self._rng, self._rng_owner = None, None
         totals: Dict[int, float] = {}
         self.files_with_class: Dict[int, List[str]] = {}
         for rec in records:
@@ -62,6 +67,21 @@ class RareClassSampler:
         logits = (1 - freq) / temperature
         prob = np.exp(logits - logits.max())
         self.class_prob = prob / prob.sum()
+
+    @property
+    def rng(self):
+        """The generator of this process (numpy's global one without a seed)."""
+        if self.seed is None:
+            return np.random
+        owner = os.getpid()
+        if self._rng_owner != owner:  # first use in this process (a new worker)
+            from mmengine.dist import get_rank
+            from torch.utils.data import get_worker_info
+            info = get_worker_info()
+            self._rng = np.random.default_rng(
+                [self.seed, get_rank(), info.id + 1 if info is not None else 0])
+            self._rng_owner = owner
+        return self._rng
 
     def sample(self) -> Tuple[int, str]:
         """A class and a label file (as written in the stats file) that contains it."""

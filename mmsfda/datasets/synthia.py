@@ -1,6 +1,6 @@
 """SYNTHIA-RAND-CITYSCAPES and the 16-class SYNTHIA -> Cityscapes label space.
 
-SYNTHIA -> Cityscapes is evaluated in two conventions (SPEC 1.2):
+SYNTHIA -> Cityscapes is evaluated in two conventions:
 
 * a 19-way head trained on :class:`SynthiaDataset` (terrain, truck and train never occur in the
   source), evaluated on Cityscapes' 19 classes, reporting mIoU16 / mIoU13 over class subsets;
@@ -15,6 +15,9 @@ there is one label file per image and the 16-class ids are exactly the 19 train 
 from mmseg.datasets import BaseSegDataset, CityscapesDataset
 from mmseg.registry import DATASETS
 
+from .cityscapes import CheckedCityscapesDataset
+from .layout_check import LayoutCheckMixin
+
 CITYSCAPES_CLASSES = CityscapesDataset.METAINFO['classes']
 #: The 16 classes of SYNTHIA -> Cityscapes, in 16-class train-id order.
 SYNTHIA16_CLASSES = tuple(c for c in CITYSCAPES_CLASSES if c not in ('terrain', 'truck', 'train'))
@@ -28,7 +31,7 @@ def _with_16_classes(metainfo):
 
 
 @DATASETS.register_module()
-class SynthiaDataset(BaseSegDataset):
+class SynthiaDataset(LayoutCheckMixin, BaseSegDataset):
     """SYNTHIA-RAND-CITYSCAPES with the 19 Cityscapes classes (3 of them absent).
 
     Layout after ``tools/dataset_converters/synthia.py``::
@@ -37,9 +40,11 @@ class SynthiaDataset(BaseSegDataset):
         data/synthia/GT/LABELS/0000000.png                 # raw: 16-bit, SYNTHIA id in R
         data/synthia/GT/LABELS/0000000_labelTrainIds.png   # converted: 19-class train ids
 
-    Use ``data_prefix=dict(img_path='RGB', seg_map_path='GT/LABELS')``.
+    Use ``data_prefix=dict(img_path='RGB', seg_map_path='GT/LABELS')``. A missing folder, an empty
+    split or unconverted labels fail when the dataset is built (:class:`LayoutCheckMixin`).
     """
     METAINFO = CityscapesDataset.METAINFO
+    CONVERTER = 'python tools/dataset_converters/synthia.py {root} --nproc 8'
 
     def __init__(self, img_suffix='.png', seg_map_suffix='_labelTrainIds.png', **kwargs) -> None:
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
@@ -54,7 +59,7 @@ class Synthia16Dataset(SynthiaDataset):
 
 
 @DATASETS.register_module()
-class Cityscapes16Dataset(CityscapesDataset):
+class Cityscapes16Dataset(CheckedCityscapesDataset):
     """Cityscapes with the 16 SYNTHIA classes, to evaluate 16-way SYNTHIA models.
 
     Reads mmseg's 19-class ``*_gtFine_labelTrainIds.png``; terrain, truck and train become 255.

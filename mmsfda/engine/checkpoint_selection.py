@@ -1,7 +1,8 @@
 """Checkpoint selection from validation records: lowest ECE, highest mIoU or a trade-off.
 
-Cal-SFDA picks the source checkpoint by its source-validation ECE rather than its mIoU (SPEC 3.4)
-and the target checkpoint by the value net's estimated ECE, without target labels (SPEC 3.8).
+Cal-SFDA picks the source checkpoint by its source-validation ECE rather than its mIoU
+and the target checkpoint by the value net's estimated ECE, without target labels (arXiv:2308.03003;
+configs/calsfda/README.md).
 These are pure functions over *records*, one per validation::
 
     Record = dict(iter=int, metrics=dict[str, float], checkpoint=str | None)
@@ -32,12 +33,12 @@ FORMAT = 'mmsfda.checkpoint_selection/1'
 _MODES = ('min', 'max')
 
 PRESET_RULES: Dict[str, Rule] = {
-    # source side (SPEC 3.4), metrics of IoUMetric and CalibrationMetric on source-val
+    # source side (Cal-SFDA), metrics of IoUMetric and CalibrationMetric on source-val
     'min_ece': dict(name='min_ece', key='ECE', mode='min'),
     'max_miou': dict(name='max_miou', key='mIoU', mode='max'),
     'min_ece_within_miou': dict(name='min_ece_within_miou', key='ECE', mode='min',
                                 within=dict(key='mIoU', margin=1.0)),
-    # target side (SPEC 3.8), label-free: EstimatedECEMetric's value-net estimate
+    # target side (Cal-SFDA), label-free: EstimatedECEMetric's value-net estimate
     'min_est_ece': dict(name='min_est_ece', key='EstECE', mode='min'),
 }
 
@@ -152,21 +153,6 @@ def select(records: Sequence[Record],
     return min(candidates, key=lambda r: (sign * _value(r, rule['key']), r['iter']))
 
 
-def _average_ranks(values: Sequence[float]) -> List[float]:
-    """1-based ranks, ties get the mean of the ranks they span."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        for j in range(start, end + 1):
-            ranks[order[j]] = (start + end) / 2 + 1
-        start = end + 1
-    return ranks
-
-
 def spearman(x: Sequence[Optional[float]], y: Sequence[Optional[float]]) -> Optional[float]:
     """Spearman rank correlation: Pearson correlation of the average ranks (ties averaged).
 
@@ -182,15 +168,11 @@ def spearman(x: Sequence[Optional[float]], y: Sequence[Optional[float]]) -> Opti
              if a is not None and b is not None and math.isfinite(a) and math.isfinite(b)]
     if len(pairs) < 2:
         return None
-    rx = _average_ranks([a for a, _ in pairs])
-    ry = _average_ranks([b for _, b in pairs])
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    vx = sum((a - mx) ** 2 for a in rx)
-    vy = sum((b - my) ** 2 for b in ry)
-    if vx == 0 or vy == 0:
+    xs, ys = zip(*pairs)
+    if len(set(xs)) < 2 or len(set(ys)) < 2:
         return None
-    return max(-1.0, min(1.0, cov / math.sqrt(vx * vy)))
+    from scipy.stats import spearmanr  # average ranks for ties, as the definition
+    return max(-1.0, min(1.0, float(spearmanr(xs, ys).statistic)))
 
 
 def summarize(records: Sequence[Record],

@@ -1,2 +1,2 @@
-from . import (data_preprocessors, heads, losses, mixers, pseudo_labelers,  # noqa: F401
-               segmentors)
+from . import (augmentations, backbones, data_preprocessors, heads, losses, mixers,  # noqa: F401
+               pseudo_labelers, segmentors, translators, wrappers)

@@ -84,3 +84,28 @@ def test_rare_class_sampling_errors(tmp_path):
     with pytest.raises(ValueError, match='source is None'):
         DATASETS.build(dict(type='DomainPairDataset', target=seg_dataset(src),
                             rare_class_sampling=dict()))
+
+
+def test_seeded_rare_class_sampling_differs_between_workers(tmp_path):
+    """Every dataloader worker holds a copy of the dataset: a seeded sampler must not draw the
+    same samples in all of them."""
+    import torch
+    from torch.utils.data import DataLoader
+    src = write_tiny_seg_data(str(tmp_path / 's'), num=6, seed=0)
+    write_stats(src)
+    ds = DATASETS.build(dict(type='DomainPairDataset', source=seg_dataset(src),
+                             target=seg_dataset(src),
+                             rare_class_sampling=dict(temperature=1.0, min_pixels=10, seed=0)))
+
+    class Draws(torch.utils.data.Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return torch.tensor([ds.rcs.sample()[0] for _ in range(20)])
+
+    per_worker = list(DataLoader(Draws(), batch_size=1, num_workers=2))
+    assert not torch.equal(per_worker[0], per_worker[1])
+    # reproducible: the same seed gives the same draws in the same worker
+    again = list(DataLoader(Draws(), batch_size=1, num_workers=2))
+    assert all(torch.equal(a, b) for a, b in zip(per_worker, again))

@@ -17,7 +17,7 @@ from mmseg.registry import DATASETS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE = osp.join(REPO, 'configs', '_base_', 'datasets')
-# Cityscapes label id -> train id (SPEC 1.2)
+# Cityscapes label id -> train id (Cityscapes' labelTrainIds)
 CS_ID_TO_TRAIN = {
     7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,
     23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18
@@ -101,6 +101,6 @@ def test_combines_with_the_target_base(tmp_path):
         f"_base_ = ['{BASE}/gta5_512x512.py', '{BASE}/cityscapes_512x512_target.py']\n")
     cfg = Config.fromfile(str(cfg_file))  # fails on keys defined in both bases
     assert cfg.train_dataloader.dataset.type == 'GTA5Dataset'
-    assert cfg.val_dataloader.dataset.type == 'CityscapesDataset'
+    assert cfg.val_dataloader.dataset.type == 'CheckedCityscapesDataset'
     assert [m.type for m in cfg.val_evaluator] == ['IoUMetric', 'CalibrationMetric']
     assert cfg.cityscapes_train_dataset.pipeline[1].scale == (1024, 512)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmcv.transforms import Compose
 
-from mmsfda.engine.loops.self_training_loop import write_pseudo_label
+from mmsfda.datasets.pseudo_label_files import write_pseudo_label
 
 H, W = 6, 8
 
@@ -81,3 +81,33 @@ def test_errors_name_the_file(tmp_path):
     out['pseudo_weight'] = out['pseudo_weight'][:-1]
     with pytest.raises(ValueError, match='moved only one'):
         TRANSFORMS.build(dict(type='PackSegInputsWithWeights'))(out)
+
+
+def test_writer_and_reader_agree(tmp_path):
+    from mmsfda.datasets.pseudo_label_files import has_pseudo_label, read_pseudo_label
+    assert not has_pseudo_label(str(tmp_path), '/data/images/train/a_b.png')
+    labels, weights = write_round(tmp_path)
+    assert has_pseudo_label(str(tmp_path), '/data/images/train/a_b.png')
+    got_labels, got_weights = read_pseudo_label(str(tmp_path), '/elsewhere/a_b.jpg')
+    assert torch.equal(got_labels, labels)
+    assert (got_weights - weights).abs().max() <= 1 / 510 + 1e-7
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith('.tmp-')]
+
+
+def test_unique_stems_are_required():
+    from mmsfda.datasets.pseudo_label_files import check_unique_stems
+    check_unique_stems(['a/x.png', 'b/y.png'])
+    with pytest.raises(ValueError, match=r"several images named \['x'\]"):
+        check_unique_stems(['a/x.png', 'b/x.jpg'])
+    with pytest.raises(ValueError, match='overwrite the weight files'):
+        check_unique_stems(['a/x.png', 'a/x_weight.png'])
+
+
+def test_clear_directory_removes_only_label_files(tmp_path):
+    from mmsfda.datasets.pseudo_label_files import clear_directory, write_json
+    write_round(tmp_path)
+    write_json(str(tmp_path / 'manifest.json'), dict(hash='x'))
+    (tmp_path / '.tmp-abc.png').write_bytes(b'half')
+    (tmp_path / 'notes.txt').write_text('mine')
+    assert clear_directory(str(tmp_path)) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['notes.txt']

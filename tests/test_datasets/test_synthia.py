@@ -18,7 +18,7 @@ from mmsfda.evaluation.metrics.subset_iou_metric import SYNTHIA_16WAY_SUBSETS, S
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE = osp.join(REPO, 'configs', '_base_', 'datasets')
-# SPEC 1.2: SYNTHIA id -> 19-class and 16-class train ids
+# SYNTHIA id -> 19-class and 16-class train ids (as DAFormer's converter)
 TO_19 = {
     3: 0, 4: 1, 2: 2, 21: 3, 5: 4, 7: 5, 15: 6, 9: 7, 6: 8, 16: 9,
     1: 10, 10: 11, 17: 12, 8: 13, 18: 14, 19: 15, 20: 16, 12: 17, 11: 18

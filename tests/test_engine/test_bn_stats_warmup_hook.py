@@ -208,9 +208,10 @@ def test_domain_data_preprocessor_batches():
         BNStatsWarmupHook(branch='tgt').warmup(model, pair)
 
 
-def fake_runner(model, data, it=0, resume=False):
+def fake_runner(model, data, it=0, resume=False, val_interval=2):
+    loop = SimpleNamespace(val_interval=val_interval, val_begin=1, max_iters=100)
     return SimpleNamespace(model=model, iter=it, train_dataloader=data, logger=FakeLogger(),
-                           _resume=resume, seed=0)
+                           _resume=resume, seed=0, train_loop=loop, val_loop=object())
 
 
 def test_runs_once_and_is_skipped_on_resume():
@@ -342,3 +343,95 @@ def test_adabn_through_runner_train_saves_and_evaluates(tiny_seg_data, tmp_path)
     assert torch.equal(saved, bn.running_mean)
     assert ckpt['bn_stats_warmup'] == dict(done=True)
     assert ckpt['meta']['iter'] == 0  # a run resumed from it starts at 0 and skips the warm-up
+
+
+def value_net_reference(model, data, batches):
+    """Exact statistics of the value net's BN inputs: the student's output in eval mode."""
+    with torch.no_grad():
+        model.eval()
+        return pooled([model.student(b['inputs']) for b in list(data)[:batches]])
+
+
+def test_value_net_reestimated_before_every_validation_of_a_training_run():
+    """Cal-SFDA's selection point: the value net's BN statistics follow the model being judged
+    (here the student changes between validations), on the first `reestimate_iters` batches of
+    the warm-up data, and nothing else moves."""
+    model = TeacherStudent()
+    data = loader()  # 3 batches
+    hook = BNStatsWarmupHook(modules=['student', 'value_net'],
+                             reestimate_before_val=['value_net'], reestimate_iters=2)
+    runner = fake_runner(model, data)
+    hook.before_train(runner)  # the warm-up: student and value net, all 3 batches
+    vbn = model.value_net[0]
+    assert int(vbn.num_batches_tracked) == 3
+    for step in range(2):
+        with torch.no_grad():  # "training" moves the student
+            model.student.conv2.weight.mul_(1.5).add_(0.1)
+        student_stats = [b.clone() for b in model.student.bn1.buffers()]
+        old = vbn.running_mean.clone()
+        hook.before_val(runner)
+        mean, var = value_net_reference(model, data, 2)
+        assert torch.allclose(vbn.running_mean.double(), mean, atol=1e-5)
+        assert torch.allclose(vbn.running_var.double(), var, rtol=1e-4)
+        assert not torch.allclose(vbn.running_mean, old)
+        assert int(vbn.num_batches_tracked) == 2
+        # the validated model itself is left alone
+        assert all(torch.equal(a, b) for a, b in zip(model.student.bn1.buffers(), student_stats))
+    # after training (e.g. a later runner.val()) the statistics are not touched
+    hook.after_train(runner)
+    with torch.no_grad():
+        model.student.conv2.weight.mul_(2.0)
+    old = vbn.running_mean.clone()
+    hook.before_val(runner)
+    assert torch.equal(vbn.running_mean, old)
+
+
+def test_without_reestimation_validations_leave_the_value_net_alone():
+    """The public code's behaviour: statistics from the warm-up before round 0 only."""
+    model = TeacherStudent()
+    hook = BNStatsWarmupHook(modules=['student', 'value_net'])
+    runner = fake_runner(model, loader())
+    hook.before_train(runner)
+    old = model.value_net[0].running_mean.clone()
+    with torch.no_grad():
+        model.student.conv2.weight.mul_(1.5).add_(0.1)
+    hook.before_val(runner)
+    assert torch.equal(model.value_net[0].running_mean, old)
+
+
+def test_resumed_run_reestimates_the_value_net_once():
+    """A checkpoint is written before its iteration's validation re-estimates the value net; a run
+    resumed at a validated iteration re-estimates it in before_train, one resumed elsewhere does
+    not (the warm-up itself is never repeated)."""
+    model = TeacherStudent()
+    data = loader()
+    hook = BNStatsWarmupHook(modules=['student', 'value_net'],
+                             reestimate_before_val=['value_net'], reestimate_iters=2)
+    runner = fake_runner(model, data)
+    hook.before_train(runner)
+    ckpt = {}
+    hook.before_save_checkpoint(runner, ckpt)
+    with torch.no_grad():
+        model.value_net[0].running_mean.fill_(3.0)
+        model.student.bn1.running_mean.fill_(7.0)
+    resumed = BNStatsWarmupHook(modules=['student', 'value_net'],
+                                reestimate_before_val=['value_net'], reestimate_iters=2)
+    resumed.after_load_checkpoint(fake_runner(model, None, resume=True), ckpt)
+    resumed.before_train(fake_runner(model, data, it=3, resume=True))
+    # Iteration 3 was not validated (interval 2): the uninterrupted run did not re-estimate there.
+    assert (model.value_net[0].running_mean == 3.0).all()
+    resumed.before_train(fake_runner(model, data, it=4, resume=True))
+    assert (model.student.bn1.running_mean == 7.0).all()  # no second warm-up
+    mean, _ = value_net_reference(model, data, 2)
+    assert torch.allclose(model.value_net[0].running_mean.double(), mean, atol=1e-5)
+
+
+def test_reestimation_errors():
+    with pytest.raises(ValueError, match='reestimate_iters must be positive'):
+        BNStatsWarmupHook(reestimate_before_val=['value_net'], reestimate_iters=0)
+    model = TeacherStudent()
+    hook = BNStatsWarmupHook(reestimate_before_val=['value_nett'])
+    runner = fake_runner(model, loader())
+    hook.before_train(runner)
+    with pytest.raises(ValueError, match='`value_nett` is not a submodule'):
+        hook.before_val(runner)

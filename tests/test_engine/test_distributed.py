@@ -1,30 +1,24 @@
-"""Two processes through tools/dist_train.sh (torchrun, CPU, gloo): online DACS and offline CBST."""
+"""Two CPU processes (torchrun, gloo): DACS through tools/dist_train.sh, then every toy config in one
+torchrun with identical weights on both ranks."""
 import json
 import os
 import os.path as osp
-import socket
 import subprocess
 import functools
+import glob
 import sys
 
 import pytest
 import torch.distributed as torch_dist
 
-from conftest import REPO
-from toy_self_training import (CBST, DACS, cbst_options, make_source_checkpoint, make_toy_data,
-                               size_options)
+from conftest import REPO, free_port
+from toy_self_training import CBST, DACS, make_source_checkpoint, make_toy_data, uda_options
 
 pytestmark = pytest.mark.skipif(
     not (torch_dist.is_available() and torch_dist.is_gloo_available()),
     reason='torch.distributed with the gloo backend is not available')
 
 STEMS = [f'{i:05d}' for i in range(4)]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 # mmengine 0.10.7 alone cannot run DDP with a CPU-only torch: `_init_dist_pytorch` calls
@@ -72,57 +66,122 @@ def toy(tmp_path_factory):
 
 def test_dacs_two_processes(toy):
     data, source, root = toy
-    opts = [f'load_from={source}', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
-            'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1',
-            f'train_dataloader.dataset.source.data_root={data}/source',
-            f'train_dataloader.dataset.target.data_root={data}/target',
-            'train_dataloader.dataset.rare_class_sampling.min_pixels=10', *size_options()]
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts += [f'{loader}.batch_size=2', f'{loader}.num_workers=0',
-                 f'{loader}.persistent_workers=False']
-    opts += [f'{loader}.dataset.data_root={data}/target'
-             for loader in ('val_dataloader', 'test_dataloader')]
+    opts = uda_options(data, source)
     out = dist_train(DACS, str(root / 'dacs'), opts)
     assert 'tgt.loss_pl_ce' in out and 'mIoU' in out
 
 
-def test_cbst_two_processes_label_each_image_once(toy):
-    data, source, root = toy
-    work = str(root / 'cbst')
-    opts = [f'load_from={source}',
-            *cbst_options(data, rounds=(1, 1), val_interval=2, ckpt_interval=2)]
-    out = dist_train(CBST, work, opts)
-    assert 'tgt.loss_pl_ce' in out and 'mIoU' in out
-    for r in range(2):
-        d = osp.join(work, 'pseudo_labels', f'round_{r}')
-        with open(osp.join(d, 'manifest.json')) as f:
-            manifest = json.load(f)
-        # Each rank labelled its own shard of the 4 images; together every image exactly once.
-        assert manifest['images_per_rank'] == [2, 2] and manifest['reused_images'] == 0
-        pngs = sorted(n for n in os.listdir(d) if n.endswith('.png'))
-        assert pngs == sorted([f'{s}.png' for s in STEMS] + [f'{s}_weight.png' for s in STEMS])
-        assert f'round {r}: labelled 4 images' in out
+# ------------------------------------------------------------------ every toy config, 2 processes
+TOY_CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '*', '*toy*.py'))
+                     if not osp.basename(p).startswith('stages'))
 
 
-CALSFDA = ('configs/calsfda/calsfda-s3-adapt_deeplabv2_r18-tiny_1xb4-2x200_'
-           'toy-source-to-target-128x256.py')
+def toy_job(config, root):
+    from mmengine.config import Config
+
+    from test_source_free import initial_checkpoint
+    cfg = Config.fromfile(config)
+    name = osp.splitext(osp.basename(config))[0]
+    trains = True
+    if cfg.model.get('type') == 'EnsembleSegmentor':  # evaluated and labels, never trained
+        options, trains = ['train_cfg.max_iters=0'], False
+    elif 'rounds' in cfg.train_cfg:
+        options = ['train_cfg.rounds=[1,1]']
+    elif cfg.train_cfg.get('max_iters'):
+        options = ['train_cfg.max_iters=2']
+    else:
+        options, trains = [], False  # AdaBN: no training iteration
+    options += black_box_options(cfg, root, name) + translator_options(cfg, root, name)
+    return dict(name=name, config=osp.relpath(config, REPO), options=options, trains=trains,
+                load_from=initial_checkpoint(cfg, str(root / f'{name}_init.pth')))
 
 
-def test_calsfda_stage3_two_processes(toy):
-    """BN warm-up, ECE-guided labels sharded over ranks, phase switch under DDP."""
-    data, _, root = toy
-    value_ckpt = make_source_checkpoint(str(root / 'stage2.pth'), config=CALSFDA)
-    target = f'{data}/target'
-    opts = [f'load_from={value_ckpt}', 'train_cfg.rounds=[1,1]', 'train_cfg.val_interval=2',
-            'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1',
-            'custom_hooks.2.phases.1.begin=1', *size_options()]
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader',
-                   'train_cfg.label_dataloader', 'custom_hooks.0.dataloader'):
-        opts += [f'{loader}.batch_size=2', f'{loader}.num_workers=0',
-                 f'{loader}.persistent_workers=False', f'{loader}.dataset.data_root={target}']
-    work = str(root / 'calsfda')
-    out = dist_train(CALSFDA, work, opts)
-    assert 'tgt.loss_sce' in out and 'EstECE' in out and 'BN statistics warm-up' in out
-    assert 'iteration 1: ' in out and 'student parameter tensors train' in out  # phase 2
-    with open(osp.join(work, 'pseudo_labels', 'round_1', 'manifest.json')) as f:
+def black_box_options(cfg, root, name):
+    """A config that trains from black-box source predictions (``LoadSourcePredictions`` in its
+    train pipeline) gets a directory of them, written by the repository's tool from a seeded
+    model of the config's network on the test's toy data (``<root>/data``)."""
+    pipeline = cfg.train_dataloader.dataset.get('pipeline') or []
+    index = next((i for i, t in enumerate(pipeline) if t['type'] == 'LoadSourcePredictions'), None)
+    if index is None:
+        return []
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    from atp_black_box_predictions import main as write_predictions
+    from mmengine.config import Config
+    api = str(root / f'{name}_api.py')  # the plain network the predictions come from
+    Config(dict(model=cfg.model.student, default_scope='mmseg',
+                custom_imports=cfg.custom_imports)).dump(api)
+    source = make_source_checkpoint(str(root / f'{name}_api.pth'), config=cfg.filename)
+    out = str(root / f'{name}_predictions')
+    write_predictions([api, source, str(root / 'data' / 'target' / 'images' / 'train'),
+                       '--out', out])
+    return [f'train_dataloader.dataset.pipeline.{index}.pred_dir={out}']
+
+
+TRANSLATOR = 'configs/diga/diga-translator_munit-lite-tiny_1xb2-500_toy-source-to-target-128x256.py'
+
+
+def translator_options(cfg, root, name):
+    """A config whose mixture uses a learned translator (DiGA) gets the weights of a seeded,
+    untrained toy MUNITLite, as its stages file would hand on a trained one."""
+    translator = (cfg.model.get('mixture') or {}).get('translator') or {}
+    if translator.get('type') != 'LearnedTranslatedView':
+        return []
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+    import torch
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(osp.join(REPO, TRANSLATOR)).model)
+    model.init_weights()
+    path = str(root / f'{name}_translator.pth')
+    torch.save(dict(meta=dict(), state_dict=model.state_dict()), path)
+    return [f'model.mixture.translator.checkpoint={path}']
+
+
+def test_every_toy_config_under_ddp(tmp_path):
+    """One torchrun of 2 CPU processes trains every toy config a couple of iterations (rounds of
+    one iteration, validation at the end): none fails (e.g. on parameters without gradients),
+    every training config changes the weights, and both ranks end with identical parameters."""
+    data = make_toy_data(str(tmp_path))
+    jobs = [toy_job(c, tmp_path) for c in TOY_CONFIGS]
+    with open(tmp_path / 'jobs.json', 'w') as f:
+        json.dump(jobs, f)
+    out = tmp_path / 'out.json'
+    env = dict(os.environ, OMP_NUM_THREADS='1',
+               PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+           f'--master_port={free_port()}', osp.join(REPO, 'tests', 'test_engine', 'ddp_worker.py'),
+           '--jobs', str(tmp_path / 'jobs.json'), '--data', data, '--work', str(tmp_path / 'work'),
+           '--out', str(out)]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
+    progress = ''.join(f'{p}:\n' + open(p).read() for p in sorted(glob.glob(f'{out}.rank*')))
+    assert proc.returncode == 0 and out.exists(), (proc.stdout + proc.stderr)[-4000:] + progress
+    with open(out) as f:
+        ranks = json.load(f)
+    errors = {name: r['error'] for rank in ranks for name, r in rank.items() if not r['ok']}
+    assert not errors, '\n\n'.join(f'{k}:\n{v}' for k, v in errors.items())
+    for job in jobs:
+        a, b = (rank[job['name']] for rank in ranks)
+        assert a['params'].keys() == b['params'].keys()
+        differ = [k for k in a['params'] if a['params'][k] != b['params'][k]]
+        assert not differ, f"{job['name']}: ranks hold different parameters: {differ[:5]}"
+        if job['trains']:
+            assert a['changed'] > 0, f"{job['name']}: training changed no parameter"
+    # The CBST rounds were labelled in shards, every image once.
+    cbst = osp.splitext(osp.basename(CBST))[0]
+    with open(tmp_path / 'work' / cbst / 'pseudo_labels' / 'round_1' / 'manifest.json') as f:
         assert json.load(f)['images_per_rank'] == [2, 2]
+
+
+def test_process_group_destroyed_at_exit():
+    """A process whose group was made by mmengine's ``init_dist`` has it destroyed before the
+    interpreter shuts down (gloo's threads otherwise may abort the exit: compat item 9). The
+    handler that prints runs after mmsfda's, as it was registered before ``init_dist``."""
+    code = ('import atexit, torch.distributed as d, mmsfda; from mmengine.dist import init_dist; '
+            "atexit.register(lambda: print('alive at exit:', d.is_initialized())); "
+            "init_dist('pytorch', backend='gloo'); print('alive after init:', d.is_initialized())")
+    env = dict(os.environ, RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+               MASTER_PORT=str(free_port()))
+    proc = subprocess.run([sys.executable, '-c', code], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'alive after init: True' in proc.stdout and 'alive at exit: False' in proc.stdout

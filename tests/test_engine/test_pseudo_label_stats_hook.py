@@ -91,3 +91,16 @@ def test_in_a_runner(tmp_path):
     runner.train()
     log = open(runner.logger.log_file).read()
     assert 'pl_coverage:' in log and 'pl_accuracy:' in log and 'pseudo-labels per class' in log
+
+
+def test_asks_for_statistics_only_on_logging_iterations():
+    model = SimpleNamespace(pseudo_label_stats={}, record_pseudo_label_stats=True)
+    runner = SimpleNamespace(model=model, iter=0, max_iters=7)
+    hook = PseudoLabelStatsHook(interval=3)
+    asked = []
+    for i in range(7):
+        runner.iter = i
+        hook.before_train_iter(runner, i, None)
+        asked.append(model.record_pseudo_label_stats)
+    # iterations 3 and 6 (1-based) log, and the last one (7)
+    assert asked == [False, False, True, False, False, True, True]

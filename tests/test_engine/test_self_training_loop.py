@@ -15,7 +15,7 @@ import torch
 from mmengine.config import Config, DictAction
 
 from conftest import REPO
-from mmsfda.engine.loops import self_training_loop as stl
+from mmsfda.engine import pseudo_labeling as stl
 from mmsfda.engine.loops.self_training_loop import SelfTrainingLoop, round_at, round_starts
 from mmsfda.models.pseudo_labelers.class_balanced_labeler import ClassBalancedLabeler
 from mmsfda.utils import mmseg_tool_path
@@ -119,7 +119,7 @@ def test_files_and_manifest(reference, toy):
         d = osp.join(reference, 'pseudo_labels', f'round_{r}')
         names = sorted(os.listdir(d))
         assert names == sorted([f'{s}.png' for s in STEMS] + [f'{s}_weight.png' for s in STEMS] +
-                               ['identity.json', 'manifest.json', 'stats.pt']), names
+                               ['identity.json', 'manifest.json', 'labeler_state.pt']), names
         for s in STEMS:
             label = cv2.imread(f'{d}/{s}.png', cv2.IMREAD_UNCHANGED)
             weight = cv2.imread(f'{d}/{s}_weight.png', cv2.IMREAD_UNCHANGED)
@@ -129,19 +129,23 @@ def test_files_and_manifest(reference, toy):
             # CBST weights are 1 on labelled pixels and 0 elsewhere.
             np.testing.assert_array_equal(weight, np.where(label == 255, 0, 255))
         m = manifest(reference, r)
-        assert m['round'] == r and m['num_classes'] == 10 and m['format'] == 1
-        assert m['dataset'] == dict(m['dataset'], type='ToyCityDataset', num_images=4,
-                                    data_root=osp.abspath(f'{toy}/target'))
-        assert m['labeler'] == dict(type='ClassBalancedLabeler', num_classes=10, proportion=0.5,
-                                    mode='offline')
+        ident = m['identity']
+        assert ident['round'] == r and ident['num_classes'] == 10 and ident['format'] == 2
+        assert ident['dataset'] == dict(ident['dataset'], type='ToyCityDataset', num_images=4,
+                                        data_root=osp.abspath(f'{toy}/target'))
+        assert ident['labeler'] == dict(ident['labeler'], type='ClassBalancedLabeler',
+                                        num_classes=10, proportion=0.5, mode='offline')
+        assert ident['extra']['pipeline'][0]['type'] == 'CheckedLoadImageFromFile'
+        assert ident['tta'] is None and len(ident['model_sha1']) == 40
         assert m['images_per_rank'] == [4] and m['reused_images'] == 0
         # A class-balanced proportion of 0.5 labels about half of the pixels.
         assert 0.3 < m['stats']['coverage'] < 0.7
-        assert 0.0 <= m['stats']['accuracy'] <= 1.0
+        # Training runs never read target ground truth (diagnostics_use_target_gt is off).
+        assert m['stats']['accuracy'] is None
         assert len(m['labeler_state']['thresholds']) == 10
         with open(f'{d}/identity.json') as f:
             identity = json.load(f)
-        assert identity == {k: m[k] for k in identity}
+        assert identity == dict(identity=m['identity'], hash=m['hash'])
     # Round 1 was labelled by the model after round 0 (teacher := student), not the source model.
     assert round_files(reference, 0) != round_files(reference, 1)
 
@@ -172,7 +176,7 @@ def test_resume_after_kills_gives_identical_weights(reference, toy, tmp_path, mo
         train(make_cfg(toy, work))
     assert len(glob.glob(f'{work}/pseudo_labels/round_0/*_weight.png')) == 1
     assert not osp.exists(f'{work}/pseudo_labels/round_0/manifest.json')
-    assert osp.isfile(f'{work}/pseudo_labels/round_0/stats.pt')
+    assert osp.isfile(f'{work}/pseudo_labels/round_0/labeler_state.pt')
 
     # 2. Rerun: round 0 reuses the statistics (no pass 1) and the written image, trains, then is
     #    killed while writing round 1 (after its pass 1: one accumulate call per batch of 2).
@@ -206,11 +210,41 @@ def test_resume_after_kills_gives_identical_weights(reference, toy, tmp_path, mo
 
     for r in range(len(ROUNDS)):
         assert round_files(work, r) == round_files(reference, r), f'round {r} files differ'
-        assert not glob.glob(f'{work}/pseudo_labels/round_{r}/*.tmp*')
+        assert not [n for n in os.listdir(f'{work}/pseudo_labels/round_{r}')
+                    if n.startswith('.tmp-')]
     ref, got = final_state(reference), final_state(work)
     assert ref.keys() == got.keys()
     different = [k for k in ref if not torch.equal(ref[k], got[k])]
     assert not different, f'weights differ from the uninterrupted run: {different[:5]}'
+
+
+def test_resume_at_a_round_boundary_keeps_the_rounds_labeler_state(reference, toy, tmp_path,
+                                                                   monkeypatch):
+    """Killed after round 1 was labelled, before its first step; resumed from iter_1.pth (saved
+    with round 0's thresholds). Round 1's complete directory is reused: the labeler must hold the
+    thresholds round 1 was labelled with, as in the uninterrupted run."""
+    work = str(tmp_path / 'work')
+    run_iter = SelfTrainingLoop.run_iter
+
+    def killed_before_iter_2(self, batch):
+        if self._iter == 1:
+            raise Killed
+        run_iter(self, batch)
+    monkeypatch.setattr(SelfTrainingLoop, 'run_iter', killed_before_iter_2)
+    with pytest.raises(Killed):
+        train(make_cfg(toy, work))
+    assert osp.isfile(f'{work}/pseudo_labels/round_1/manifest.json')
+    round0 = final_state(work, 1)['pseudo_labeler.thresholds']
+    round1 = torch.tensor(manifest(work, 1)['labeler_state']['thresholds'])
+    assert not torch.equal(round0, round1)  # else the test could not fail
+
+    monkeypatch.setattr(SelfTrainingLoop, 'run_iter', run_iter)
+    runner = train(make_cfg(toy, work, resume=True))
+    labeler = runner.model.pseudo_labeler
+    assert torch.equal(labeler.thresholds.cpu(), round1) and int(labeler.round) == 1
+    ref, got = final_state(reference), final_state(work)
+    different = [k for k in ref if not torch.equal(ref[k], got[k])]
+    assert not different, f'differ from the uninterrupted run: {different[:5]}'
 
 
 def copy_round(src_work, dst_work, r=0):
@@ -219,33 +253,26 @@ def copy_round(src_work, dst_work, r=0):
     return dst
 
 
-def edit_json(path, **changes):
-    with open(path) as f:
-        obj = json.load(f)
-    for k, v in changes.items():
-        if isinstance(v, dict):
-            obj[k].update(v)
-        else:
-            obj[k] = v
-    with open(path, 'w') as f:
-        json.dump(obj, f)
-
-
-@pytest.mark.parametrize('file, changes, match', [
-    ('manifest.json', dict(dataset=dict(data_root='/elsewhere/target')), 'dataset.data_root'),
-    ('manifest.json', dict(round=5), "round: 5 there, 0 in this run"),
-    ('manifest.json', dict(dataset=dict(num_images=400)), 'dataset.num_images'),
-    ('identity.json', dict(labeler=dict(proportion=0.2)), 'labeler'),
-])
-def test_directory_of_another_labelling_is_an_error(reference, toy, tmp_path, file, changes,
-                                                    match):
+@pytest.mark.parametrize('partial', [False, True])
+def test_directory_of_another_labelling_is_relabelled(reference, toy, tmp_path, monkeypatch,
+                                                      partial):
+    """Round 0 of the reference (proportion 0.5) in a run with proportion 0.2: relabelled, and
+    the log says why; a partial directory (no manifest) alike."""
     d = copy_round(reference, str(tmp_path))
-    if file == 'identity.json':  # a partial round: no manifest yet
+    if partial:
         os.remove(f'{d}/manifest.json')
-    edit_json(f'{d}/{file}', **changes)
-    with pytest.raises(ValueError, match=match) as e:
-        train(make_cfg(toy, tmp_path))
-    assert d in str(e.value)
+    logs = []
+    monkeypatch.setattr(stl, 'print_log', lambda msg, *a, **k: logs.append(msg))
+
+    def killed(self, batch):
+        raise Killed
+    monkeypatch.setattr(SelfTrainingLoop, 'run_iter', killed)  # stop at round 0's first step
+    with pytest.raises(Killed):
+        train(make_cfg(toy, tmp_path, model=dict(pseudo_labeler=dict(proportion=0.2))))
+    why = [m for m in logs if 'relabelling' in m]
+    assert len(why) == 1 and d in why[0] and 'labeler.proportion: 0.5 there, 0.2 now' in why[0]
+    assert manifest(str(tmp_path), 0)['identity']['labeler']['proportion'] == 0.2
+    assert round_files(str(tmp_path), 0) != round_files(reference, 0)
 
 
 def test_complete_round_is_reused(reference, toy, tmp_path, monkeypatch):
@@ -276,7 +303,7 @@ def test_round_without_valid_pixels_has_no_nan(toy, tmp_path):
         assert m['stats']['coverage'] == 0.0 and m['stats']['accuracy'] is None
         assert m['stats']['mean_weight'] == 0.0
         d = osp.join(str(tmp_path), 'pseudo_labels', f'round_{r}')
-        assert not osp.exists(f'{d}/stats.pt')
+        assert m['labeler_state'] == dict(round=r)  # a one-pass labeler: no statistics
         for s in STEMS:
             assert (cv2.imread(f'{d}/{s}.png', cv2.IMREAD_UNCHANGED) == 255).all()
     loss = runner.message_hub.get_scalar('train/loss').current()
@@ -300,14 +327,15 @@ def test_cbst_config_end_to_end(toy, tmp_path):
         assert f'round {r}: labelled 4 images' in out
         assert manifest(work, r)['images_per_rank'] == [4]
     state = final_state(work, 2)
-    # MeanTeacherHook(momentum=0, skip_buffers=False): the labelling teacher is the student.
+    # The labels come from the current model: no teacher, or one kept equal to the student.
     students = [k for k in state if k.startswith('student.')]
-    assert students and all(
-        torch.equal(state[k], state['teacher.' + k[len('student.'):]]) for k in students)
+    teachers = [k for k in state if k.startswith('teacher.')]
+    assert students and (not teachers or all(
+        torch.equal(state[k], state['teacher.' + k[len('student.'):]]) for k in students))
 
 
 def test_an_empty_target_set_is_a_clear_error():
-    from mmsfda.engine.loops.self_training_loop import _require_images
+    from mmsfda.engine.pseudo_labeling import _require_images
     with pytest.raises(ValueError, match=r"data_root='data/x'.*has no images"):
         _require_images(type('Empty', (list, ), dict(data_root='data/x'))(), 'the target set')
     _require_images([1], 'the target set')

@@ -54,7 +54,7 @@ def cbst_options(data: str, rounds=(2, 2), batch_size: int = 2, val_interval: in
     opts = [f'train_cfg.rounds=[{",".join(str(n) for n in rounds)}]',
             f'train_cfg.val_interval={val_interval}',
             f'default_hooks.checkpoint.interval={ckpt_interval}',
-            'default_hooks.logger.interval=1', 'custom_hooks.1.interval=1',
+            'default_hooks.logger.interval=1', 'default_hooks.pseudo_label_stats.interval=1',
             f'train_cfg.label_dataloader.batch_size={batch_size}',
             'train_cfg.label_dataloader.num_workers=0',
             f'train_cfg.label_dataloader.dataset.data_root={target}', *size_options()]
@@ -62,3 +62,18 @@ def cbst_options(data: str, rounds=(2, 2), batch_size: int = 2, val_interval: in
         opts += [f'{loader}.batch_size={batch_size}', f'{loader}.num_workers=0',
                  f'{loader}.persistent_workers=False', f'{loader}.dataset.data_root={target}']
     return opts
+
+
+def uda_options(data: str, source_ckpt: str, iters: int = 2):
+    """``--cfg-options`` of a tiny, single-worker UDA run (DomainPairDataset) on ``data``."""
+    opts = [f'load_from={source_ckpt}', f'train_cfg.max_iters={iters}',
+            f'train_cfg.val_interval={iters}', f'default_hooks.checkpoint.interval={iters}',
+            'default_hooks.logger.interval=1',
+            f'train_dataloader.dataset.source.data_root={data}/source',
+            f'train_dataloader.dataset.target.data_root={data}/target',
+            'train_dataloader.dataset.rare_class_sampling.min_pixels=10', *size_options()]
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts += [f'{loader}.batch_size=2', f'{loader}.num_workers=0',
+                 f'{loader}.persistent_workers=False']
+    return opts + [f'{loader}.dataset.data_root={data}/target'
+                   for loader in ('val_dataloader', 'test_dataloader')]

@@ -28,7 +28,7 @@ def conv():
         sys.path.remove(CONVERTERS)
 
 
-# SPEC 1.2, written out again here so that a wrong map in the converters fails the tests.
+# The label maps, written out again here so that a wrong map in the converters fails the tests.
 CS_ID_TO_TRAIN = {
     7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,
     23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18
@@ -198,7 +198,7 @@ def test_synthia_reads_r_channel_and_writes_16_class_stats(conv, tmp_path):
     assert sorted(os.listdir(label_dir)) == sorted([*raws, *written])
     check_stats(root, root, 'GT/LABELS', raws, 19)
     lut16 = conv['synthia'].train_id_to_16()
-    # raw id -> 19 -> 16 is SPEC 1.2's 16-class column
+    # raw id -> 19 -> 16 is SYNTHIA_ID_TO_TRAIN16
     for raw_id in range(1 << 16):
         want = SYNTHIA_ID_TO_TRAIN16.get(raw_id, 255)
         assert lut16[SYNTHIA_ID_TO_TRAIN.get(raw_id, 255)] == want, raw_id

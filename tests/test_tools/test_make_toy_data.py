@@ -1,6 +1,5 @@
 """tools/make_toy_data.py: deterministic, idempotent, Cityscapes-like layout, imbalanced classes,
 a real domain shift, and DAFormer's class statistics; plus the class_stats helpers it uses."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -12,21 +11,13 @@ import pytest
 
 from mmsfda.datasets.class_stats import compute_class_stats, write_class_stats
 from mmsfda.datasets.toy_city import ToyCityDataset
+from mmsfda.utils.repo_tools import load_repo_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = dict(seed=3, num_train=6, num_val=2, height=32, width=64, progress=False)
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'make_toy_data', osp.join(REPO, 'tools', 'make_toy_data.py'))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules['make_toy_data'] = module  # worker processes unpickle its functions by name
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = load_tool()
+tool = load_repo_tool('make_toy_data')
 
 
 def tree(root):
@@ -243,3 +234,102 @@ def test_write_class_stats(tmp_path):
                                                     'samples_with_class.json']
     with pytest.raises(KeyError, match='file'):
         write_class_stats([{0: 3}], str(tmp_path))
+
+
+# ------------------------------------------------------------------------------ target shifts
+SHIFT_TINY = dict(seed=3, num_train=6, num_val=2, height=32, width=64, progress=False)
+SHIFT_KINDS = [k for k in tool.SHIFTS if k != 'default']
+
+
+@pytest.fixture(scope='module')
+def shifted(tmp_path_factory):
+    """{(kind, severity): root} of every shift kind at every severity, plus the default."""
+    base = tmp_path_factory.mktemp('shifts')
+    roots = {('default', None): str(base / 'default')}
+    tool.generate(roots[('default', None)], **SHIFT_TINY)
+    for kind in SHIFT_KINDS:
+        for severity in tool.SEVERITIES:
+            roots[kind, severity] = str(base / f'{kind}-{severity}')
+            meta = tool.generate(roots[kind, severity], shift=kind, severity=severity,
+                                 **SHIFT_TINY)
+            assert (meta['shift'], meta['severity']) == (kind, severity)
+    return roots
+
+
+def _features(root, domain):
+    """Pixel and layout statistics of a domain's train split, as one vector.
+
+    Per-channel colour histograms and a histogram of horizontal grey-level steps (texture, blur,
+    noise, block artefacts), plus the class histogram of each cell of a 4x8 grid (where classes
+    sit: what geometry shifts move). Each part sums to 1 per histogram.
+    """
+    imgs = np.stack([cv2.imread(osp.join(root, domain, 'images', 'train', f'{i:05d}.png'))
+                     for i in range(6)]).astype(np.float32)
+    labels = np.stack([read_label(osp.join(root, domain, 'labels', 'train', f'{i:05d}.png'))
+                       for i in range(6)])
+    parts = [np.histogram(imgs[..., c], 32, (0, 256))[0] / imgs[..., c].size for c in range(3)]
+    steps = np.abs(np.diff(imgs.mean(-1), axis=2))
+    parts.append(np.histogram(steps, 32, (0, 128))[0] / steps.size)
+    n, h, w = labels.shape
+    ids = np.where(labels == 255, 10, labels)
+    for gy in range(4):
+        for gx in range(8):
+            cell = ids[:, gy * h // 4:(gy + 1) * h // 4, gx * w // 8:(gx + 1) * w // 8]
+            parts.append(np.bincount(cell.ravel(), minlength=11) / cell.size / 32)
+    return np.concatenate(parts)
+
+
+def test_every_shift_writes_a_valid_dataset(shifted):
+    default_tree = tree(shifted[('default', None)])
+    for (kind, severity), root in shifted.items():
+        meta = json.load(open(osp.join(root, 'meta.json')))
+        assert meta['target_shift'] == tool.SHIFTS[kind]
+        for split, n in (('train', 6), ('val', 2)):
+            for i in range(n):
+                img = cv2.imread(osp.join(root, 'target', 'images', split, f'{i:05d}.png'))
+                label = read_label(osp.join(root, 'target', 'labels', split, f'{i:05d}.png'))
+                assert img.shape == (32, 64, 3) and label.shape == (32, 64)
+                assert set(np.unique(label)) <= set(range(10)) | {255}, (kind, severity)
+        # the source domain is the same for every shift
+        src = {k: v for k, v in tree(root).items() if k.startswith('source')}
+        assert src == {k: v for k, v in default_tree.items() if k.startswith('source')}
+    # only geometry moves the labels; the other kinds keep the target scenes' labels
+    labels = {k: v for k, v in tree(shifted[('night', 1)]).items() if k.startswith('target/labels')}
+    for kind in ('fog', 'sensor', 'jpeg', 'colour'):
+        assert labels == {k: v for k, v in tree(shifted[(kind, 3)]).items()
+                          if k.startswith('target/labels')}, kind
+    geo = {k: v for k, v in tree(shifted[('geometry', 2)]).items() if k.startswith('target/labels')}
+    assert geo.keys() == labels.keys() and geo != labels
+
+
+def test_severity_increases_the_distance_to_the_source(shifted):
+    source = _features(shifted[('default', None)], 'source')
+    for kind in SHIFT_KINDS:
+        d = [np.abs(_features(shifted[kind, s], 'target') - source).sum() for s in tool.SEVERITIES]
+        assert d[0] < d[1] < d[2], (kind, d)
+
+
+def test_shifts_are_deterministic_and_checked(shifted, tmp_path):
+    again = str(tmp_path / 'sensor-2')
+    tool.generate(again, shift='sensor', severity=2, workers=2, **SHIFT_TINY)
+    assert tree(again) == tree(shifted[('sensor', 2)])
+    with pytest.raises(ValueError, match='unknown target shift'):
+        tool.generate(str(tmp_path / 'x'), shift='snowstorm', **SHIFT_TINY)
+    with pytest.raises(ValueError, match='no severity'):
+        tool.generate(str(tmp_path / 'x'), shift='default', severity=2, **SHIFT_TINY)
+    with pytest.raises(ValueError, match='must be one of'):
+        tool.generate(str(tmp_path / 'x'), shift='fog', severity=4, **SHIFT_TINY)
+    # another shift in the same folder regenerates the target
+    assert tool.generate(again, shift='sensor', severity=3, **SHIFT_TINY) is not None
+    assert tree(again) == tree(shifted[('sensor', 3)])
+
+
+def test_default_shift_reads_meta_written_before_shifts(tmp_path):
+    root = str(tmp_path / 'old')
+    tool.generate(root, **SHIFT_TINY)
+    meta_path = osp.join(root, 'meta.json')
+    meta = json.load(open(meta_path))
+    del meta['shift'], meta['severity']
+    json.dump(meta, open(meta_path, 'w'))
+    assert tool.generate(root, **SHIFT_TINY) is None  # same default pixels: nothing to redo
+    assert tool.generate(root, shift='jpeg', **SHIFT_TINY) is not None

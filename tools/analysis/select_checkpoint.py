@@ -7,7 +7,7 @@ presets of :mod:`mmsfda.engine.checkpoint_selection`)::
     python tools/analysis/select_checkpoint.py work_dirs/calsfda_source
     python tools/analysis/select_checkpoint.py work_dirs/calsfda_source \
         --rule min_ece_within_miou --margin 2
-    # the source model of the next stage, chosen by ECE (SPEC 3.4)
+    # the source model of the next stage, chosen by ECE (Cal-SFDA, arXiv:2308.03003)
     CKPT=$(python tools/analysis/select_checkpoint.py work_dirs/calsfda_source \
         --rule min_ece --print-path)
 

@@ -33,13 +33,18 @@ MMLogger.get_instance('mmsfda_benchmark', log_level='WARNING')
 
 MODEL_CONFIGS = {
     'r18-tiny': 'configs/_base_/models/deeplabv2_r18-tiny.py',
+    'r18-tiny-proda': 'configs/_base_/models/deeplabv2-proda_r18-tiny.py',  # DiGA's head
     'r101': 'configs/_base_/models/deeplabv2_r101.py',
+    'mit-tiny': 'configs/_base_/models/daformer_mit-tiny.py',  # DAFormer's net, toy width
+    'mitb5': 'configs/_base_/models/daformer_mitb5.py',
 }
 # The DACS config is the single source of the method's settings (labeler, mixer, augmentation,
 # loss, EMA momentum): the benchmark measures what that config trains, with the student swapped.
 DACS_CONFIG = 'configs/dacs/dacs_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py'
 GPU_CROP = (512, 512)
-CPU_CROPS = {'r18-tiny': (128, 256), 'r101': (256, 256)}
+CPU_CROPS = {'r18-tiny': (128, 256), 'r18-tiny-proda': (128, 256), 'r101': (256, 256),
+             'mit-tiny': (128, 256),
+             'mitb5': (256, 256)}
 MEMORY_PROBE_TAG = 'MEMORY_PROBE'
 _MIB = 2.0 ** 20
 
@@ -48,7 +53,8 @@ _MIB = 2.0 ** 20
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--model', choices=sorted(MODEL_CONFIGS), default='r18-tiny',
                         help='base model config: DeepLabV2 with a tiny ResNet-18 (toy benchmark) '
-                             'or the papers\' ResNet-101 (random init, no download)')
+                             'or the papers\' ResNet-101; DAFormer (MiT + DAFormerHead) at toy '
+                             'width or MiT-B5 (random init, no download)')
     parser.add_argument('--device', choices=('cpu', 'cuda'), default=None,
                         help='default: cuda when available, else cpu')
     parser.add_argument('--amp', action='store_true', help='bf16 autocast')

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 from train_id_conversion import convert_dataset, find_pairs
 
-#: Cityscapes label id -> train id (SPEC 1.2); GTA5 uses the Cityscapes label ids.
+#: Cityscapes label id -> train id (labelTrainIds); GTA5 uses the Cityscapes label ids.
 CITYSCAPES_ID_TO_TRAIN_ID = {
     7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,
     23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18

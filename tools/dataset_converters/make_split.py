@@ -4,10 +4,10 @@
         --num-val 500 --seed 0
 
 Cal-SFDA selects its source checkpoint on a source validation split (``gta5_val.txt``, not in the
-public repository, SPEC 3.4). This writes ``<root>/splits/train.txt`` and ``<root>/splits/val.txt``:
-the image names without suffix, one per line, relative to ``--img-dir``, as mmseg's ``ann_file``
-expects. The split is a seeded random draw, so it is reproducible; existing files are not
-overwritten unless ``--overwrite``.
+public repository; arXiv:2308.03003). This writes ``<root>/splits/train.txt`` and
+``<root>/splits/val.txt``: the image names without suffix, one per line, relative to ``--img-dir``,
+as mmseg's ``ann_file`` expects. The split is a seeded random draw, so it is reproducible; existing
+files are not overwritten unless ``--overwrite``.
 """
 import argparse
 import os

@@ -3,8 +3,8 @@
     python tools/dataset_converters/synthia.py data/synthia --nproc 8 [--num-classes 16]
 
 Reads ``data/synthia/GT/LABELS/NNNNNNN.png`` (16-bit 3-channel PNGs, SYNTHIA class id in the R
-channel) and writes ``NNNNNNN_labelTrainIds.png`` beside each: 19-class Cityscapes train ids (SPEC
-1.2; terrain, truck and train never occur), every other id 255. ``sample_class_stats.json`` and
+channel) and writes ``NNNNNNN_labelTrainIds.png`` beside each: 19-class Cityscapes train ids
+(terrain, truck and train never occur), every other id 255. ``sample_class_stats.json`` and
 ``samples_with_class.json`` go to ``data/synthia`` (or ``--out-dir``), in 19-class ids, naming
 files relative to ``data/synthia`` (``GT/LABELS/NNNNNNN_labelTrainIds.png``).
 
@@ -24,7 +24,7 @@ from train_id_conversion import convert_dataset, find_pairs
 
 from mmsfda.datasets.synthia import CITYSCAPES_CLASSES, SYNTHIA16_CLASSES
 
-#: SYNTHIA class id -> 19-class Cityscapes train id (SPEC 1.2, as DAFormer: 16, 18 and 20 are the
+#: SYNTHIA class id -> 19-class Cityscapes train id (as DAFormer's converter: 16, 18 and 20 are the
 #: SYNTHIA ids of terrain, truck and train, which SYNTHIA-RAND-CITYSCAPES does not contain).
 SYNTHIA_ID_TO_TRAIN_ID = {
     3: 0, 4: 1, 2: 2, 21: 3, 5: 4, 7: 5, 15: 6, 9: 7, 6: 8, 16: 9,

@@ -65,7 +65,7 @@ fi
 $PIP install -q "$MMCV_WHL"
 
 say "installing mmengine, mmsegmentation and runtime requirements"
-$PIP install -q -r requirements/runtime.txt -r requirements/tests.txt
+$PIP install -q -r requirements/runtime.txt -r requirements/toy.txt -r requirements/tests.txt
 # mmengine depends on opencv-python (needs system libGL); the headless build provides the same cv2.
 $PIP install -q --force-reinstall --no-deps "$($PY -c "import importlib.metadata as m; print('opencv-python-headless=='+m.version('opencv-python-headless'))")"
 say "installing mmsfda (editable)"

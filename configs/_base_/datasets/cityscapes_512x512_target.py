@@ -1,4 +1,5 @@
-# Cityscapes as the target domain, DAFormer half-resolution protocol (SPEC 1.3).
+# Cityscapes as the target domain, DAFormer half-resolution protocol (arXiv:2111.14887, as in its
+# public code's configs).
 # Train (unlabelled: no seg_map_path, no LoadAnnotations): resize to (1024, 512), 512x512 crops
 # without cat_max_ratio, flip. Val/test: resize to (1024, 512) keeping the ratio, whole-image
 # inference (the model's test_cfg); LoadAnnotations comes after Resize, so the prediction is resized
@@ -20,8 +21,23 @@ cityscapes_test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
+# `tools/test.py CONFIG CKPT --tta`: scales x0.75, x1, x1.25, x1.5 of the 1024x512 test scale
+# (scale_factor is relative to the 2048x1024 original) and flips; SegTTAModel averages them.
+cityscapes_tta_ratios = [0.375, 0.5, 0.625, 0.75]
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in cityscapes_tta_ratios],
+            [dict(type='RandomFlip', prob=0., direction='horizontal'),
+             dict(type='RandomFlip', prob=1., direction='horizontal')],
+            [dict(type='LoadAnnotations')],
+            [dict(type='PackSegInputs')],
+        ])
+]
 cityscapes_train_dataset = dict(
-    type='CityscapesDataset',
+    type='CheckedCityscapesDataset',
     data_root=cityscapes_data_root,
     data_prefix=dict(img_path='leftImg8bit/train'),
     pipeline=cityscapes_train_pipeline)
@@ -31,7 +47,7 @@ val_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='CityscapesDataset',
+        type='CheckedCityscapesDataset',
         data_root=cityscapes_data_root,
         data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
         pipeline=cityscapes_test_pipeline))
@@ -42,3 +58,15 @@ val_evaluator = [
     dict(type='CalibrationMetric', n_bins=15)
 ]
 test_evaluator = val_evaluator
+# SYNTHIA -> Cityscapes: the means over the SYNTHIA class subsets (SubsetIoUMetric
+# presets) beside calibration, for a 16-way head (mIoU16 / mIoU13; the val labels remapped with
+# Cityscapes16Dataset) or a 19-way head (mIoU19 / mIoU16 / mIoU13). A config evaluated so says
+#   val_evaluator = _base_.synthia16_val_evaluator
+synthia16_val_evaluator = [
+    dict(type='SubsetIoUMetric', subsets='synthia16'),
+    dict(type='CalibrationMetric', n_bins=15)
+]
+synthia19_val_evaluator = [
+    dict(type='SubsetIoUMetric', subsets='synthia19'),
+    dict(type='CalibrationMetric', n_bins=15)
+]

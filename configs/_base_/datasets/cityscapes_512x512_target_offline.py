@@ -11,7 +11,7 @@ train_dataloader = dict(
     persistent_workers=False,  # rebuilt every round
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
-        type='CityscapesDataset',
+        type='CheckedCityscapesDataset',
         data_root='data/cityscapes',
         data_prefix=dict(img_path='leftImg8bit/train'),
         pipeline=[
@@ -28,7 +28,7 @@ cityscapes_label_dataloader = dict(
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(
-        type='CityscapesDataset',
+        type='CheckedCityscapesDataset',
         data_root='data/cityscapes',
         data_prefix=dict(img_path='leftImg8bit/train'),
         pipeline=[

@@ -4,9 +4,5 @@
 _base_ = './cityscapes_512x512_target.py'
 val_dataloader = dict(dataset=dict(type='Cityscapes16Dataset'))
 test_dataloader = val_dataloader
-# mIoU over the SYNTHIA class subsets (SubsetIoUMetric preset, SPEC 1.2).
-val_evaluator = [
-    dict(type='SubsetIoUMetric', subsets='synthia16'),
-    dict(type='CalibrationMetric', n_bins=15)
-]
+val_evaluator = _base_.synthia16_val_evaluator
 test_evaluator = val_evaluator

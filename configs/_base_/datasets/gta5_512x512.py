@@ -1,5 +1,5 @@
-# GTA5 source, DAFormer half-resolution protocol (SPEC 1.3): 1914x1052 frames are resized to fit
-# (1280, 720) keeping the aspect ratio (about 1280x704), then cropped to 512x512.
+# GTA5 source, DAFormer half-resolution protocol (arXiv:2111.14887): 1914x1052 frames are
+# resized to fit (1280, 720) keeping the aspect ratio (about 1280x704), then cropped to 512x512.
 # Normalisation and padding happen in the model's SegDataPreProcessor (size=(512, 512)).
 # Names are prefixed (gta5_*) so this file combines with a target base without key clashes.
 # Convert the labels first: python tools/dataset_converters/gta.py data/gta --nproc 8

@@ -1,4 +1,5 @@
-# GTA5 with a held-out source validation split (source-side model selection, Cal-SFDA SPEC 3.4):
+# GTA5 with a held-out source validation split (source-side model selection of Cal-SFDA,
+# arXiv:2308.03003):
 # train on splits/train.txt, validate on splits/val.txt (mIoU and calibration at 1280x720). Make the
 # split once:  python tools/dataset_converters/make_split.py data/gta --num-val 500 --seed 0
 _base_ = ['./gta5_512x512.py']

@@ -1,5 +1,6 @@
-# SYNTHIA (16 classes) with a held-out source validation split (source-side model selection,
-# Cal-SFDA SPEC 3.4): train on splits/train.txt, validate on splits/val.txt (mIoU16/13, calibration).
+# SYNTHIA (16 classes) with a held-out source validation split (source-side model selection of
+# Cal-SFDA, arXiv:2308.03003): train on splits/train.txt, validate on splits/val.txt (mIoU16/13,
+# calibration).
 # Make the split once:
 #   python tools/dataset_converters/make_split.py data/synthia --img-dir RGB --num-val 500 --seed 0
 _base_ = ['./synthia16_512x512.py']

@@ -1,7 +1,8 @@
 # SYNTHIA-RAND-CITYSCAPES source with the 19 Cityscapes classes (terrain, truck, train never occur),
-# DAFormer half-resolution protocol (SPEC 1.3): resize to fit (1280, 760) keeping the aspect ratio,
-# then 512x512 crops. Evaluate with cityscapes_512x512_target_synthia19.py (mIoU19/16/13); for a
-# 16-way head use synthia16_512x512.py and cityscapes_512x512_target_synthia16.py instead.
+# DAFormer half-resolution protocol (arXiv:2111.14887): resize to fit (1280, 760) keeping the
+# aspect ratio, then 512x512 crops. Evaluate with cityscapes_512x512_target_synthia19.py
+# (mIoU19/16/13); for a 16-way head use synthia16_512x512.py and
+# cityscapes_512x512_target_synthia16.py instead.
 # Convert the labels first: python tools/dataset_converters/synthia.py data/synthia --nproc 8
 synthia_data_root = 'data/synthia'
 synthia_crop_size = (512, 512)

@@ -19,6 +19,21 @@ toy_test_pipeline = [
     dict(type='CheckedLoadAnnotations', num_classes=toy_num_classes),
     dict(type='PackSegInputs'),
 ]
+# `tools/test.py CONFIG CKPT --tta`: multi-scale (x0.75, x1, x1.25) and flip test-time augmentation;
+# mmseg's SegTTAModel (tta_model in ../default_runtime.py) averages the softmax outputs.
+toy_tta_ratios = [0.75, 1.0, 1.25]
+tta_pipeline = [
+    dict(type='CheckedLoadImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in toy_tta_ratios],
+            [dict(type='RandomFlip', prob=0., direction='horizontal'),
+             dict(type='RandomFlip', prob=1., direction='horizontal')],
+            [dict(type='CheckedLoadAnnotations', num_classes=toy_num_classes)],
+            [dict(type='PackSegInputs')],
+        ])
+]
 train_dataloader = dict(
     batch_size=4,
     num_workers=2,

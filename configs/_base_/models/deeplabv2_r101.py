@@ -1,8 +1,13 @@
-# DeepLabV2 with ResNet-101 (SPEC 3.9): layer3/layer4 dilated 2/4, output stride 8, the ASPP classifier
-# of four dilated 3x3 convs (6/12/18/24) whose outputs are summed. BN affine parameters frozen and BN
-# statistics kept fixed in training (`requires_grad=False`, `norm_eval=True`) as the papers' `fixbn`.
-# Normalisation: ImageNet mean/std in RGB (the mmseg convention) rather than the caffe BGR mean of the
-# original DeepLabV2 code; this matters only with caffe-converted ImageNet weights.
+# DeepLabV2 with ResNet-101 (arXiv:1606.00915, as in Cal-SFDA's public code): layer3/layer4
+# dilated 2/4, output stride 8, the ASPP classifier of four dilated 3x3 convs (6/12/18/24) whose
+# outputs are summed. BN affine parameters frozen and BN statistics kept fixed in training
+# (`requires_grad=False`, `norm_eval=True`) as the papers' `fixbn`.
+# This base: pytorch-style ResNet-101 with torchvision's ImageNet weights and the ImageNet RGB
+# mean/std they were trained with (the mmseg convention). The caffe-style network and BGR mean of the
+# original DeepLabV2 code (AdaptSegNet's initialisation) is ./deeplabv2_r101_caffe.py.
+# The weights are read offline from pretrained/resnet101_torchvision_imagenet.pth (the
+# pretrained:// scheme of mmsfda.utils.pretrained; docs/pretrained.md says how to get the file). A run
+# started from a checkpoint that holds the backbone (load_from, resume) does not read it.
 norm_cfg = dict(type='BN', requires_grad=False)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -26,7 +31,8 @@ model = dict(
         norm_eval=True,
         style='pytorch',
         contract_dilation=True,
-        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101')),
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='pretrained://resnet101_torchvision_imagenet.pth')),
     decode_head=dict(
         type='DeepLabV2Head',
         in_channels=2048,

@@ -1,61 +1,21 @@
-"""Read back the pseudo-labels :class:`~mmsfda.engine.loops.SelfTrainingLoop` wrote for a round.
+"""Read back the pseudo-labels :func:`~mmsfda.engine.pseudo_labeling.label_dataset` wrote.
 
-File layout of one round directory (``<work_dir>/pseudo_labels/round_<r>/``), per target image
-``<stem>`` (the image file name without its extension)::
-
-    <stem>.png          uint8 label map at the image's original size, class ids, 255 = ignore
-    <stem>_weight.png   uint8 weight map, weight = value / 255 (quantised: step 1/255, the
-                        round-trip error is at most 1/510; weights 0 and 1 are exact)
-
-The two pixel maps must move together through the geometric transforms of the pipeline, so the
-weight is registered in ``results['seg_fields']``: mmseg's transforms (``RandomFlip``, ``Resize`` /
-``RandomResize``, ``RandomCrop``, ``RandomRotate``, ...) apply to every seg field with nearest
-interpolation. mmcv's own ``Pad`` only knows ``gt_seg_map``: padding happens in the data
+The files (one label and one weight PNG per image, see :mod:`mmsfda.datasets.pseudo_label_files`)
+hold two pixel maps that must move together through the geometric transforms of the pipeline, so
+the weight is registered in ``results['seg_fields']``: mmseg's transforms (``RandomFlip``,
+``Resize`` / ``RandomResize``, ``RandomCrop``, ``RandomRotate``, ...) apply to every seg field with
+nearest interpolation. mmcv's own ``Pad`` only knows ``gt_seg_map``: padding happens in the data
 preprocessor in mmseg 1.x pipelines anyway. :class:`PackSegInputsWithWeights` checks that the two
 maps still have the same size.
 """
-import os.path as osp
-from typing import Optional, Tuple
+from typing import Optional
 
-import cv2
-import mmengine.fileio as fileio
-import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-#: The weight of a pixel is ``value / WEIGHT_SCALE`` in a ``<stem>_weight.png`` file.
-WEIGHT_SCALE = 255
-WEIGHT_SUFFIX = '_weight'
-
-
-def pseudo_label_stem(img_path: str) -> str:
-    """Name of an image's pseudo-label files: the image file name without its extension."""
-    return osp.splitext(osp.basename(img_path))[0]
-
-
-def pseudo_label_paths(label_dir: str, img_path: str) -> Tuple[str, str]:
-    """``(<label_dir>/<stem>.png, <label_dir>/<stem>_weight.png)`` of the image ``img_path``."""
-    stem = pseudo_label_stem(img_path)
-    return (osp.join(label_dir, f'{stem}.png'), osp.join(label_dir, f'{stem}{WEIGHT_SUFFIX}.png'))
-
-
-def encode_weight(weights: np.ndarray) -> np.ndarray:
-    """Float weights [H, W] in [0, 1] -> uint8 [H, W] (``round(w * 255)``; NaN -> 0)."""
-    w = np.nan_to_num(np.asarray(weights, dtype=np.float64), nan=0.0, posinf=1.0, neginf=0.0)
-    return np.rint(np.clip(w, 0.0, 1.0) * WEIGHT_SCALE).astype(np.uint8)
-
-
-def read_uint8_png(path: str, backend_args: Optional[dict] = None, what: str = 'pseudo-label'):
-    """Read a one-channel uint8 PNG [H, W]; the errors name the file."""
-    try:
-        data = fileio.get(path, backend_args=backend_args)
-    except FileNotFoundError as e:
-        raise FileNotFoundError(f'{what} file not found: {path}') from e
-    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if array is None or array.ndim != 2 or array.dtype != np.uint8:
-        got = 'undecodable data' if array is None else f'{array.dtype} array of shape {array.shape}'
-        raise ValueError(f'{what} file {path} must be a one-channel uint8 PNG, got {got}')
-    return array
+# The format lives in one module; these names stay importable from here.
+from ..pseudo_label_files import (WEIGHT_SCALE, WEIGHT_SUFFIX, encode_weight,  # noqa: F401
+                                  pseudo_label_paths, pseudo_label_stem, read_uint8_png)
 
 
 @TRANSFORMS.register_module()
@@ -74,7 +34,8 @@ class LoadPseudoLabels(BaseTransform):
 
     Args:
         label_dir (str, optional): The round directory. Left None in configs:
-            :class:`~mmsfda.engine.loops.SelfTrainingLoop` sets it each round.
+            :class:`~mmsfda.engine.loops.SelfTrainingLoop` sets it each round; the directory of
+            ``tools/gen_pseudo_labels.py`` otherwise.
         with_weight (bool): Also read ``<stem>_weight.png``. Defaults to True.
         backend_args (dict, optional): mmengine file backend arguments.
     """

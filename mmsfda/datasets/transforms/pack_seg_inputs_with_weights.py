@@ -15,7 +15,8 @@ class PackSegInputsWithWeights(PackSegInputs):
     mmseg's ``PackSegInputs`` only packs the maps it knows (``gt_seg_map``, ``gt_edge_map``,
     ``gt_depth_map``) and would silently drop the weights :class:`LoadPseudoLabels` reads.
 
-    Added to the data sample: ``pseudo_weight``, ``PixelData`` with ``data`` float32 [1, H, W] in
+    Added to the data sample: ``valid_pseudo_mask`` (uint8 [1, H, W], of
+    :class:`PseudoLabelMargins`) when present, and ``pseudo_weight``, ``PixelData`` with ``data`` float32 [1, H, W] in
     [0, 1] (a uint8 map is divided by 255, the file encoding; a float map is taken as is), which
     :class:`~mmsfda.models.segmentors.SelfTrainingSegmentor` reads with
     ``pseudo_labels_from='dataset'``.
@@ -26,6 +27,10 @@ class PackSegInputsWithWeights(PackSegInputs):
 
     def transform(self, results: dict) -> dict:
         packed = super().transform(results)
+        valid = results.get('valid_pseudo_mask')
+        if valid is not None:  # PseudoLabelMargins (HRDA's pseudo-label margins), uint8 [H, W]
+            packed['data_samples'].set_data(dict(valid_pseudo_mask=PixelData(
+                data=torch.from_numpy(np.ascontiguousarray(valid[None])))))
         weight = results.get('pseudo_weight')
         if weight is None:
             return packed

@@ -85,7 +85,7 @@ class BNStatsWarmupHook(Hook):
     which it already ran), the chosen BN layers are put in train mode and everything else in eval
     mode, and ``num_iters`` batches run through the model under ``no_grad``; then every module's
     mode and every BN momentum are restored. This is AdaBN (Li et al. 2016) when it covers all BN
-    layers, and Cal-SFDA's value-net warm-up (SPEC 3.6) with ``modules=['value_net']``.
+    layers, and Cal-SFDA's value-net warm-up (arXiv:2308.03003) with ``modules=['value_net']``.
 
     * ``momentum=None`` (default): the running mean and variance become the exact per-channel
       mean and unbiased variance of the layer's inputs over all warm-up pixels (pooled over batches
@@ -111,6 +111,20 @@ class BNStatsWarmupHook(Hook):
     teacher-student model, ``model.student`` and/or ``model.teacher``, and ``model`` itself for BN
     layers outside both (e.g. a value net, reached if the model's ``_forward`` runs it).
 
+    Re-estimation at every selection point (``reestimate_before_val``, e.g.
+    ``['student.value_head']``): the BN layers under these names are re-estimated again, on the same
+    warm-up data and with the same ``reset`` / ``momentum``, right before every validation of the
+    training run (mmengine's ``before_val``), so that a label-free selection metric computed by them
+    (Cal-SFDA's value net, whose input statistics move while stage 3 trains) reads statistics of the
+    model being judged, not those of the model before round 0. Give only layers the validated
+    model's own prediction does not depend on (a value net), or the validation changes what it
+    evaluates. ``reestimate_iters`` batches (default: as ``num_iters``) of the same deterministic
+    order are used each time, so two validations differ only by the model. After a resume at an
+    iteration that was validated, the layers are re-estimated once in ``before_train`` (the
+    checkpoint was written before that validation re-estimated them), so the resumed run holds the
+    statistics the uninterrupted one had; at other iterations nothing is re-estimated. The warm-up data must be target images (a source-free
+    method must not see source data here either).
+
     AdaBN through ``Runner.train()`` (mmseg's ``tools/train.py``): mmengine's ``IterBasedTrainLoop``
     with ``max_iters=0`` runs no iteration, so it neither saves nor validates; ``save_after=True``
     writes ``work_dir/iter_<iter>.pth`` (``iter_0.pth``) and ``evaluate_after=True`` runs the validation loop right
@@ -134,6 +148,11 @@ class BNStatsWarmupHook(Hook):
             False.
         evaluate_after (bool): Run ``runner.val_loop`` when training ends (for AdaBN's
             ``max_iters=0``: right after the warm-up). Defaults to False.
+        reestimate_before_val (Sequence[str], optional): Dotted names of submodules whose BN
+            layers are re-estimated before every validation (see above). Defaults to None (only
+            the warm-up before training).
+        reestimate_iters (int, optional): Batches of each re-estimation. Defaults to
+            ``num_iters`` (one pass over the warm-up data).
     """
 
     priority = 'ABOVE_NORMAL'  # before MeanTeacherHook, which may copy the student's buffers
@@ -146,7 +165,9 @@ class BNStatsWarmupHook(Hook):
                  momentum: Optional[float] = None,
                  branch: Optional[str] = 'target',
                  save_after: bool = False,
-                 evaluate_after: bool = False):
+                 evaluate_after: bool = False,
+                 reestimate_before_val: Optional[Sequence[str]] = None,
+                 reestimate_iters: Optional[int] = None):
         if momentum is None and not reset:
             raise ValueError('momentum=None replaces the statistics by exact target statistics, '
                              'so reset=False has no meaning; give a momentum (e.g. 0.1) to update '
@@ -155,8 +176,12 @@ class BNStatsWarmupHook(Hook):
             raise ValueError(f'momentum must be None or in [0, 1], got {momentum}')
         if num_iters is not None and num_iters < 1:
             raise ValueError(f'num_iters must be positive, got {num_iters}')
+        if reestimate_iters is not None and reestimate_iters < 1:
+            raise ValueError(f'reestimate_iters must be positive, got {reestimate_iters}')
         if isinstance(modules, str):
             modules = [modules]
+        if isinstance(reestimate_before_val, str):
+            reestimate_before_val = [reestimate_before_val]
         self.dataloader = dataloader
         self.num_iters = num_iters
         self.modules = None if modules is None else list(modules)
@@ -165,26 +190,58 @@ class BNStatsWarmupHook(Hook):
         self.branch = branch
         self.save_after = save_after
         self.evaluate_after = evaluate_after
+        self.reestimate_before_val = (None if not reestimate_before_val else
+                                      list(reestimate_before_val))
+        self.reestimate_iters = reestimate_iters
         self.done = False  # ran in this run or in the run this one resumes
+        self._loader = None
+        self._training = False  # between before_train and the end of after_train
 
     # -- runner interface ------------------------------------------------------------------
+    def _warmup_loader(self, runner):
+        """The warm-up data, built once per run."""
+        if self._loader is None:
+            if self.dataloader is None:
+                self._loader = runner.train_dataloader
+            elif isinstance(self.dataloader, dict):
+                self._loader = runner.build_dataloader(self.dataloader, seed=runner.seed)
+            else:
+                self._loader = self.dataloader
+        return self._loader
+
     def before_train(self, runner) -> None:
+        self._training = True
         if runner.iter > 0 or self.done:
             runner.logger.info(f'BN statistics warm-up skipped (resumed at iteration '
                                f'{runner.iter}, warm-up done before)')
+            if self.reestimate_before_val and runner.iter > 0 and _validated_at(runner):
+                self._reestimate(runner, 'after resume')
             return
-        if self.dataloader is None:
-            loader = runner.train_dataloader
-        elif isinstance(self.dataloader, dict):
-            loader = runner.build_dataloader(self.dataloader, seed=runner.seed)
-        else:
-            loader = self.dataloader
-        num_batches, num_layers = self.warmup(runner.model, loader, logger=runner.logger)
+        num_batches, num_layers = self.warmup(runner.model, self._warmup_loader(runner),
+                                              logger=runner.logger)
         self.done = True
         self.num_batches, self.num_layers = num_batches, num_layers
         self._warmed_this_run = True
 
+    def before_val(self, runner) -> None:
+        # Only the validations of a training run (a plain `runner.val()` judges a finished model).
+        if self.reestimate_before_val and self._training:
+            self._reestimate(runner, f'before the validation at iteration {runner.iter}')
+
+    def _reestimate(self, runner, when: str) -> None:
+        runner.logger.info(f'BN statistics of {self.reestimate_before_val} re-estimated on the '
+                           f'warm-up data {when}')
+        self.warmup(runner.model, self._warmup_loader(runner), logger=runner.logger,
+                    modules=self.reestimate_before_val,
+                    num_iters=self.reestimate_iters or self.num_iters)
+
     def after_train(self, runner) -> None:
+        try:
+            self._after_train(runner)
+        finally:
+            self._training = False
+
+    def _after_train(self, runner) -> None:
         # Saved and evaluated after the train loop (right after the warm-up when max_iters=0, as
         # for AdaBN): in before_train, mmengine's CheckpointHook has not set up its best-checkpoint
         # bookkeeping yet, and evaluating there breaks `save_best`.
@@ -214,9 +271,12 @@ class BNStatsWarmupHook(Hook):
             self.done = bool(checkpoint.get(_CKPT_KEY, {}).get('done', False))
 
     # -- the warm-up -----------------------------------------------------------------------
-    def select_bn_layers(self, model: nn.Module) -> Dict[str, _BatchNorm]:
-        """The BN layers (with running statistics) under ``self.modules``, by full name."""
-        roots = [''] if self.modules is None else self.modules
+    def select_bn_layers(self, model: nn.Module,
+                         modules: Optional[Sequence[str]] = None) -> Dict[str, _BatchNorm]:
+        """The BN layers (with running statistics) under ``modules`` (default
+        ``self.modules``), by full name."""
+        modules = self.modules if modules is None else modules
+        roots = [''] if modules is None else modules
         layers = {}
         for root in roots:
             try:
@@ -263,22 +323,26 @@ class BNStatsWarmupHook(Hook):
         return data['inputs'], data.get('data_samples')
 
     @torch.no_grad()
-    def warmup(self, model: nn.Module, dataloader, logger=None):
+    def warmup(self, model: nn.Module, dataloader, logger=None,
+               modules: Optional[Sequence[str]] = None, num_iters: Optional[int] = None):
         """Run the warm-up on ``model`` with ``dataloader``; usable without a runner.
+
+        ``modules`` and ``num_iters`` replace the hook's own for this call (the re-estimation
+        before a validation).
 
         Returns:
             tuple[int, int]: Number of batches run and of BN layers re-estimated.
         """
         if is_model_wrapper(model):
             model = model.module
-        layers = self.select_bn_layers(model)
+        layers = self.select_bn_layers(model, modules)
         dataset = getattr(dataloader, 'dataset', None)
         if dataset is not None and len(dataset) == 0:
             raise ValueError(f'{type(self).__name__}: the warm-up data ({type(dataset).__name__}, '
                              f'data_root={getattr(dataset, "data_root", None)!r}) has no images')
         loader = _independent_loader(dataloader)
 
-        num_iters = self.num_iters or len(loader)
+        num_iters = num_iters or self.num_iters or len(loader)
 
         modes = {m: m.training for m in model.modules()}
         # to put back the statistics of layers the forward never reaches
@@ -397,3 +461,14 @@ def _set_rng_states(states):
     torch.set_rng_state(states['torch'])
     if 'cuda' in states:
         torch.cuda.set_rng_state_all(states['cuda'])
+
+
+def _validated_at(runner) -> bool:
+    """Whether the train loop validates right after iteration ``runner.iter`` (its checkpoint is
+    written just before that validation)."""
+    loop = runner.train_loop
+    interval = getattr(loop, 'val_interval', None)
+    if runner.val_loop is None or not interval:
+        return False
+    it = runner.iter
+    return it >= getattr(loop, 'val_begin', 1) and (it % interval == 0 or it == loop.max_iters)

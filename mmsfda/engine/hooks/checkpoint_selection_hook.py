@@ -38,8 +38,8 @@ def _scalar(value) -> Optional[float]:
 class CheckpointSelectionHook(Hook):
     """Keep one record per validation and write the checkpoint each rule picks to a JSON file.
 
-    Cal-SFDA selects the source checkpoint by its source-val ECE (SPEC 3.4) and the target one by
-    the value net's estimated ECE (SPEC 3.8); this hook records what every rule of
+    Cal-SFDA selects the source checkpoint by its source-val ECE and the target one by
+    the value net's estimated ECE (arXiv:2308.03003); this hook records what every rule of
     :mod:`mmsfda.engine.checkpoint_selection` would choose, so that label-free and oracle choices
     can be compared on the same run::
 

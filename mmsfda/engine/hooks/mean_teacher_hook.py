@@ -20,9 +20,10 @@ class MeanTeacherHook(Hook):
         teacher <- alpha_t * teacher + (1 - alpha_t) * student,
         alpha_t = min(1 - 1 / (t + 1), momentum)   (ramp=True; alpha_t = momentum if ramp=False)
 
-    which is DACS / DAFormer's update (SPEC 2.2) at the start of their iteration t, so the teacher
-    that labels iteration t is the same (alpha_1 = 0.5, alpha_2 = 2/3, ...), and mmengine's
-    ``MomentumAnnealingEMA(gamma=1)``. Note that ``momentum`` is the weight of the *teacher*
+    which is DACS / DAFormer's update (arXiv:2111.14887, Sec. 3.1) at the start of their
+    iteration t, so the teacher that labels iteration t is the same (alpha_1 = 0.5, alpha_2 = 2/3,
+    ...), and mmengine's ``MomentumAnnealingEMA(gamma=1)``. Note that ``momentum`` is the weight
+    of the *teacher*
     (DAFormer's ``alpha``, 0.999), not mmdet's ``momentum`` (the student's weight, 1 - alpha).
 
     Buffers: with ``skip_buffers=True`` (default, DAFormer) only parameters are averaged and the
@@ -93,7 +94,8 @@ class MeanTeacherHook(Hook):
             if not isinstance(getattr(model, name, None), torch.nn.Module):
                 raise AttributeError(f'{type(self).__name__} needs a model with `student` and '
                                      f'`teacher` submodules; {type(model).__name__} has no '
-                                     f'`{name}`')
+                                     f'`{name}`' + (' (build it with teacher=True)'
+                                                    if name == 'teacher' else ''))
         student = self._named_tensors(model.student)
         teacher = self._named_tensors(model.teacher)
         for (ns, ts), (nt, tt) in zip(student, teacher):

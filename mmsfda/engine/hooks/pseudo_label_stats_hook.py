@@ -14,15 +14,14 @@ ATTR = 'pseudo_label_stats'
 
 @HOOKS.register_module()
 class PseudoLabelStatsHook(Hook):
-    """Sum the pseudo-label statistics of each iteration and log them every ``interval`` iterations.
+    """Log the pseudo-label statistics of the logging iterations (every ``interval`` and the last).
 
-    The segmentor stores the output of
-    :func:`mmsfda.models.pseudo_labelers.stats.pseudo_label_stats` (a dict of float64 count tensors:
-    ``pixels`` scalar, ``labelled`` / ``weight`` (C,), optionally ``predicted`` and ``evaluated`` /
-    ``correct`` (C,)) as ``model.pseudo_label_stats`` in ``loss()``; a dict under the same key in
-    the train step's ``outputs`` is read too. The hook takes it (empties the attribute, so an
-    iteration without pseudo-labels is not counted twice), sums it over the interval and over
-    ranks, then:
+    Before a logging iteration the hook sets ``model.record_pseudo_label_stats``; the segmentor
+    then stores the output of :func:`mmsfda.models.pseudo_labelers.stats.pseudo_label_stats` (a
+    dict of float64 count tensors: ``pixels`` scalar, ``labelled`` / ``weight`` (C,), optionally
+    ``predicted`` and ``evaluated`` / ``correct`` (C,)) as ``model.pseudo_label_stats`` in
+    ``loss()`` (other iterations compute nothing); a dict under the same key in the train step's
+    ``outputs`` is read too. The hook takes it (empties the attribute), sums it over ranks, then:
 
     * ``message_hub.update_scalar('train/pl_coverage', %)`` (labelled pixels / all pixels),
       ``'train/pl_accuracy'`` (correct / labelled pixels with known ground truth, if any) and
@@ -53,6 +52,13 @@ class PseudoLabelStatsHook(Hook):
                 self.classes = list(runner.train_dataloader.dataset.metainfo['classes'])
             except (AttributeError, KeyError, TypeError):
                 self.classes = None
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        # Statistics cost a few bincounts per step: only the logging iterations compute them.
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        if hasattr(model, 'record_pseudo_label_stats'):
+            model.record_pseudo_label_stats = (self.every_n_train_iters(runner, self.interval)
+                                               or self.is_last_train_iter(runner))
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
@@ -86,7 +92,7 @@ class PseudoLabelStatsHook(Hook):
             hub.update_scalar('train/pl_accuracy',
                               float(100 * sums['correct'].sum() / sums['evaluated'].sum()))
         hub.update_info('pl_stats', {k: v.tolist() for k, v in per_class.items()})
-        runner.logger.info(f'pseudo-labels per class, iterations up to {runner.iter + 1} (%):\n'
+        runner.logger.info(f'pseudo-labels per class, iteration {runner.iter + 1} (%):\n'
                            + format_table(per_class, self.classes))
 
 

@@ -1,5 +1,5 @@
-"""Change which student parameters train as training goes on (Cal-SFDA's TENT epoch, SPEC 3.8)."""
-from typing import List, Sequence
+"""Change which student parameters train as training goes on (Cal-SFDA's TENT epoch)."""
+from typing import Dict, List, Sequence, Union
 
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
@@ -12,12 +12,16 @@ from mmseg.registry import HOOKS
 class TrainableScheduleHook(Hook):
     """Switch the trainable parameters of a ``SelfTrainingSegmentor``'s student at given iterations.
 
-    Cal-SFDA adapts in two phases: during the first target epoch only normalisation parameters
-    train (a TENT-like step), afterwards only the decoder::
+    Cal-SFDA (arXiv:2308.03003; its public code) adapts in two phases: during the first target epoch
+    only normalisation parameters train (a TENT-like step), afterwards only the decoder::
 
-        custom_hooks = [dict(type='TrainableScheduleHook', phases=[
-            dict(begin=0, trainable='norm'),
-            dict(begin=150, trainable=[r'decode_head\\.'])])]
+        default_hooks = dict(trainable_schedule=dict(type='TrainableScheduleHook', phases=dict(
+            norm=dict(begin=0, trainable='norm'),
+            decoder=dict(begin=150, trainable=[r'decode_head\\.']))))
+
+    Named phases (a dict) can be changed by name from the command line
+    (``--cfg-options default_hooks.trainable_schedule.phases.decoder.begin=2``); a list of phases
+    works too.
 
     Each phase calls ``model.set_trainable(trainable)`` (None: all, ``'norm'``, or regular
     expressions on the student's parameter names) when iteration ``begin`` is about to run. The
@@ -28,12 +32,15 @@ class TrainableScheduleHook(Hook):
     the first phase, with the parameters trainable at construction.
 
     Args:
-        phases (Sequence[dict]): ``dict(begin=int, trainable=...)``, the first with ``begin=0``.
+        phases (dict[str, dict] | Sequence[dict]): ``dict(begin=int, trainable=...)`` per phase,
+            by name or in a list; they run in the order of ``begin``, the first at 0.
     """
 
     priority = 'VERY_HIGH'
 
-    def __init__(self, phases: Sequence[dict]):
+    def __init__(self, phases: Union[Dict[str, dict], Sequence[dict]]):
+        if isinstance(phases, dict):
+            phases = list(phases.values())
         phases = sorted((dict(p) for p in phases), key=lambda p: p['begin'])
         if not phases or phases[0]['begin'] != 0:
             raise ValueError(f'phases must start with begin=0, got {phases}')

@@ -132,8 +132,8 @@ class CalibrationMetric(BaseMetric):
 
     * ``ECE`` = sum_m |B_m|/N |conf(B_m) - acc(B_m)|, torchmetrics ``norm='l1'``;
     * ``MCE`` = max over non-empty bins of |conf(B_m) - acc(B_m)|, torchmetrics ``norm='max'``;
-    * ``cwECE``: class-level ECE as in Cal-SFDA (SPEC 3.3), ECE_k = top-label ECE over the pixels
-      whose *ground truth* is k, averaged over the classes present in the ground truth of the
+    * ``cwECE``: class-level ECE as in Cal-SFDA (arXiv:2308.03003), ECE_k = top-label ECE over the
+      pixels whose *ground truth* is k, averaged over the classes present in the ground truth of the
       dataset (``classwise_average='present'``) or summed and divided by C (``'all'``). This is not
       Kull et al.'s classwise ECE (calibration of p_k over all pixels);
     * ``NLL`` = mean of -log p_y over valid pixels, in nats;

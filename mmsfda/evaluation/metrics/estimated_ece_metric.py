@@ -17,7 +17,7 @@ from mmsfda.models.losses.differentiable_ece_loss import differentiable_ece_loss
 
 @METRICS.register_module()
 class EstimatedECEMetric(BaseMetric):
-    """The value net's estimated class-level ECE, averaged over images (SPEC 3.5, 3.8).
+    """The value net's estimated class-level ECE, averaged over images (arXiv:2308.03003).
 
     Cal-SFDA selects the target checkpoint by the lowest estimated ECE, which needs no target
     label. With an :class:`~mmsfda.models.segmentors.ECEEstimatingEncoderDecoder`, whose
@@ -34,7 +34,7 @@ class EstimatedECEMetric(BaseMetric):
     Returns ``EstECE``, the mean of ``est_ece`` over the images. If ``oracle`` and the samples
     also carry ``seg_logits`` (C, H, W) and ``gt_sem_seg`` (1, H, W), it also returns ``ClassECE``:
     the mean over those images of their true class-level ECE, :func:`differentiable_ece_loss` of
-    the image (what the value net is trained to regress, SPEC 3.3). That is an oracle diagnostic
+    the image (what the value net is trained to regress). That is an oracle diagnostic
     (how good the estimate is); selection never needs it. Its per-image Spearman correlation with
     the estimate and the mean absolute error are logged, not returned. Both values are
     **fractions** (as ``CalibrationMetric``'s ECE), not percentages.

@@ -4,19 +4,27 @@ from mmengine.structures import PixelData
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.registry import MODELS
 
-BRANCHES = ('source', 'target')
+# 'easy': a second stream of target images (ATP's Propagate: EasyHardPairDataset), padded as the
+# target branch.
+BRANCHES = ('source', 'target', 'easy')
+
+
+#: Per-pixel maps of a sample that are padded with 0 (not trusted) like the labels with 255.
+ZERO_PADDED_MAPS = ('pseudo_weight', 'valid_pseudo_mask')
 
 
 def pad_pseudo_weights(size, samples):
-    """Pad each sample's ``pseudo_weight`` [1, h, w] with 0 at the bottom/right to ``size``, as
-    mmseg's ``stack_batch`` pads ``gt_sem_seg`` (with 255) to the batch's padded size."""
+    """Pad each sample's ``pseudo_weight`` and ``valid_pseudo_mask`` [1, h, w] with 0 at the
+    bottom/right to ``size``, as mmseg's ``stack_batch`` pads ``gt_sem_seg`` (with 255) to the
+    batch's padded size."""
     for s in samples:
-        if 'pseudo_weight' not in s:
-            continue
-        w = s.pseudo_weight.data
-        dh, dw = size[0] - w.shape[-2], size[1] - w.shape[-1]
-        if dh or dw:
-            s.pseudo_weight = PixelData(data=F.pad(w, (0, dw, 0, dh), value=0.))
+        for key in ZERO_PADDED_MAPS:
+            if key not in s:
+                continue
+            w = getattr(s, key).data
+            dh, dw = size[0] - w.shape[-2], size[1] - w.shape[-1]
+            if dh or dw:
+                setattr(s, key, PixelData(data=F.pad(w, (0, dw, 0, dh), value=0)))
 
 
 @MODELS.register_module()
@@ -38,7 +46,8 @@ class DomainDataPreProcessor(SegDataPreProcessor):
 
     def __init__(self, source_size=None, target_size=None, **kwargs):
         super().__init__(**kwargs)
-        self.branch_size = dict(source=source_size or self.size, target=target_size or self.size)
+        self.branch_size = dict(source=source_size or self.size, target=target_size or self.size,
+                                easy=target_size or self.size)
 
     def _forward_branch(self, data, training):
         out = super().forward(data, training)

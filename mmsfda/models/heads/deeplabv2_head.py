@@ -10,7 +10,7 @@ from mmseg.registry import MODELS
 
 @MODELS.register_module()
 class DeepLabV2Head(BaseDecodeHead):
-    """DeepLabV2 ASPP classifier (Chen et al., TPAMI 2018), SPEC 3.9.
+    """DeepLabV2 ASPP classifier (Chen et al., TPAMI 2018, arXiv:1606.00915).
 
     Each branch is a 3x3 convolution ``in_channels -> num_classes`` with dilation ``d``; the logits
     are the sum of the branches. There is no bottleneck, so ``channels`` is unused and mmseg's

@@ -2,7 +2,7 @@
 
 Cal-SFDA (Wang et al., ACM MM 2023, arXiv 2308.03003) adds the class-level ECE of every source
 image to the cross-entropy: ``L = CE + alpha * ClassECE``. The hard ``max`` confidence is replaced
-by a LogSumExp of the probability vector so that the binned ECE has a gradient (SPEC 3.3).
+by a LogSumExp of the probability vector so that the binned ECE has a gradient.
 """
 from typing import Optional
 
@@ -113,7 +113,7 @@ def differentiable_ece_loss(pred: Tensor,
 
 @MODELS.register_module()
 class DifferentiableECELoss(nn.Module):
-    """Differentiable (LogSumExp) class-level ECE loss of Cal-SFDA (SPEC 3.3).
+    """Differentiable (LogSumExp) class-level ECE loss of Cal-SFDA (arXiv:2308.03003).
 
     An entry of a decode head's ``loss_decode`` list, next to the cross-entropy::
 

@@ -1,6 +1,7 @@
 """Pixel-weighted cross-entropy with pseudo-labels, the self-training loss of DACS / DAFormer.
 
-DAFormer (SPEC 2.2, step 7) trains the student on the (mixed) target image with
+DAFormer (arXiv:2111.14887, Sec. 3.1; its public code) trains the student on the (mixed) target
+image with
 ``CE(f(x), y_hat, weight=w)`` through mmseg 0.16's ``CrossEntropyLoss``: per-pixel CE (0 on
 ignored pixels), times the pixel weight, then ``mean()`` over **all** B*H*W pixels
 (``weight_reduce_loss`` with ``avg_factor=None``). That is ``avg='pixels'`` here, the default: the

@@ -2,7 +2,7 @@
 
 FDA (Yang & Soatto, CVPR 2020) penalises the per-pixel entropy with the Charbonnier function
 ``(H^2 + 1e-8)^eta``, which for ``eta > 0.5`` weighs confident (low-entropy) pixels less than
-uncertain ones. Cal-SFDA (SPEC 3.8) normalises H by its maximum over the batch instead of by
+uncertain ones. Cal-SFDA's public code normalises H by its maximum over the batch instead of by
 ``log C``:
 
     L = (1/N) * sum_i (Hn_i^2 + 1e-8)^eta,  Hn_i = H_i / max_j H_j,  eta = 2,

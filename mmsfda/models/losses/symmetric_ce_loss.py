@@ -6,13 +6,14 @@ swapped and ``log 0`` clamped to ``log A``:
     L_sce = alpha * CE_w(p, y) + beta * RCE(p, y),
     RCE   = -sum_k p_k * log(clamp(onehot(y)_k, A, 1)) = -log(A) * (1 - p_y),
 
-an MAE-like term that is bounded and so robust to wrong pseudo-labels. Cal-SFDA (Wang et al.,
-ACM MM 2023; SPEC 3.8) uses ``alpha = 0.1``, ``beta = 1``, ``A = 1e-4`` and weights the CE by
-``w_k = softmax_k(1 / theta_k)``, where ``theta_k`` is the class-balanced confidence threshold of
-class k (``theta_k = 0`` replaced by 0.01): classes with low thresholds (hard or rare) weigh more.
+an MAE-like term that is bounded and so robust to wrong pseudo-labels. Cal-SFDA (Wang et al., ACM MM
+2023, arXiv:2308.03003; its public code) uses ``alpha = 0.1``, ``beta = 1``, ``A = 1e-4`` and
+weights the CE by ``w_k = softmax_k(1 / theta_k)``, where ``theta_k`` is the class-balanced
+confidence threshold of class k (``theta_k = 0`` replaced by 0.01): classes with low thresholds
+(hard or rare) weigh more.
 """
 import math
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -116,10 +117,11 @@ class SymmetricCELoss(nn.Module):
     Args:
         alpha (float): Weight of the CE. Defaults to 0.1 (Cal-SFDA).
         beta (float): Weight of the RCE. Defaults to 1.0 (Cal-SFDA).
-        class_weight (str | Sequence[float], optional): ``'thresholds'``: ``w_k = softmax_k(1 /
-            theta_k)`` with ``theta = pseudo_labels.extras['thresholds']`` (C,) of the batch's
-            labeler (Cal-SFDA); None: unweighted CE; C floats: fixed weights. Defaults to
-            'thresholds'.
+        threshold_weights (bool): Weight the CE's classes by ``w_k = softmax_k(1 / theta_k)`` with
+            ``theta = pseudo_labels.thresholds`` [C], the labeler's class thresholds (Cal-SFDA).
+            Defaults to True.
+        class_weight (Sequence[float], optional): Fixed CE class weights [C] instead (only with
+            ``threshold_weights=False``). None: unweighted CE. Defaults to None.
         min_threshold (float): Replaces thresholds ``<= 0`` in the weights. Defaults to 0.01.
         rce_log_clamp (float): Lower clamp of the one-hot label inside the RCE's log. Defaults to
             1e-4.
@@ -130,7 +132,8 @@ class SymmetricCELoss(nn.Module):
     def __init__(self,
                  alpha: float = 0.1,
                  beta: float = 1.0,
-                 class_weight: Union[str, Sequence[float], None] = 'thresholds',
+                 threshold_weights: bool = True,
+                 class_weight: Optional[Sequence[float]] = None,
                  min_threshold: float = 0.01,
                  rce_log_clamp: float = 1e-4,
                  loss_weight: float = 1.0,
@@ -138,17 +141,16 @@ class SymmetricCELoss(nn.Module):
         super().__init__()
         if not loss_name.startswith('loss_'):
             raise ValueError(f'loss_name must start with "loss_", got {loss_name!r}')
-        if isinstance(class_weight, str) and class_weight != 'thresholds':
-            raise ValueError(f"class_weight must be 'thresholds', None or a list of floats, got "
-                             f'{class_weight!r}')
+        if threshold_weights and class_weight is not None:
+            raise ValueError('give either threshold_weights=True or a fixed class_weight, not both')
         if min_threshold <= 0:
             raise ValueError(f'min_threshold must be > 0, got {min_threshold}')
         if not 0 < rce_log_clamp < 1:
             raise ValueError(f'rce_log_clamp must be in (0, 1), got {rce_log_clamp}')
         self.alpha = alpha
         self.beta = beta
-        self.class_weight = (class_weight if class_weight is None or isinstance(class_weight, str)
-                             else [float(w) for w in class_weight])
+        self.threshold_weights = threshold_weights
+        self.class_weight = None if class_weight is None else [float(w) for w in class_weight]
         self.min_threshold = min_threshold
         self.rce_log_clamp = rce_log_clamp
         self.loss_weight = loss_weight
@@ -160,7 +162,7 @@ class SymmetricCELoss(nn.Module):
         Args:
             seg_logits (Tensor): Student logits at label resolution, shape (B, C, H, W).
             pseudo_labels (PseudoLabels): ``labels`` (B, H, W) int64 with 255 = ignore; with
-                ``class_weight='thresholds'`` also ``extras['thresholds']`` (C,).
+                ``threshold_weights=True`` also ``thresholds`` (C,).
             **ctx: Other context of the segmentor's step, not used.
 
         Returns:
@@ -170,19 +172,18 @@ class SymmetricCELoss(nn.Module):
             raise ValueError(f'{type(self).__name__} needs pseudo-labels: configure a '
                              f'pseudo-labeler in the segmentor')
         class_weight = self.class_weight
-        if class_weight == 'thresholds':
-            thresholds = pseudo_labels.extras.get('thresholds')
+        if self.threshold_weights:
+            thresholds = pseudo_labels.thresholds
             if thresholds is None:
                 raise ValueError(
-                    f"{type(self).__name__}(class_weight='thresholds') needs "
-                    f"pseudo_labels.extras['thresholds']: the labeler must provide thresholds "
-                    f'(e.g. ECEGuidedLabeler / ClassBalancedLabeler; with offline pseudo-labels '
-                    f'the segmentor\'s pseudo_labeler must hold them), or use class_weight=None '
-                    f'or fixed weights')
+                    f'{type(self).__name__}(threshold_weights=True) needs pseudo_labels.thresholds: '
+                    f'the labeler must provide class thresholds (e.g. ECEGuidedLabeler / '
+                    f'ClassBalancedLabeler; with offline pseudo-labels the segmentor\'s '
+                    f'pseudo_labeler holds them), or set threshold_weights=False')
             thresholds = torch.as_tensor(thresholds, device=seg_logits.device)
             if thresholds.shape != (seg_logits.shape[1], ):
-                raise ValueError(f"extras['thresholds'] must have shape ({seg_logits.shape[1]},), "
-                                 f'got {tuple(thresholds.shape)}')
+                raise ValueError(f'pseudo_labels.thresholds must have shape '
+                                 f'({seg_logits.shape[1]},), got {tuple(thresholds.shape)}')
             class_weight = threshold_class_weight(thresholds, self.min_threshold)
         return self.loss_weight * symmetric_ce_loss(
             seg_logits, pseudo_labels.labels, alpha=self.alpha, beta=self.beta,

@@ -33,9 +33,9 @@ class ClassMix(nn.Module):
     For pair i, let K be the candidate classes: those present in source label i (default), or with
     ``batch_unique=True`` those present anywhere in the source batch (DAFormer's ``get_class_masks``
     takes ``torch.unique`` over the whole batch, so a sample may draw classes it does not contain and
-    get fewer than half of its own classes mixed; SPEC 2.2, DAFormer issue #19). ceil(|K| / 2) classes
-    are drawn uniformly without replacement (none when K is empty). With M = 1 on source pixels of the
-    drawn classes:
+    get fewer than half of its own classes mixed; DAFormer's public code and its
+    issue #19). ceil(|K| / 2) classes are drawn uniformly without replacement (none when K is
+    empty). With M = 1 on source pixels of the drawn classes:
 
         img = M * x_s + (1 - M) * x_t
         labels = M * y_s + (1 - M) * y_t
@@ -45,6 +45,10 @@ class ClassMix(nn.Module):
     does include it when the source labels contain 255; a drawn 255 pastes ignored pixels, whose weight
     is set to 0 here).
 
+    DiGA (arXiv:2304.02222; its cross-domain mixture and self-training ClassMix) draws
+    floor(|K| / 2) of the label values present, 255 included, and always pastes 255:
+    ``ClassMix(include_ignore=True, half='floor', always_paste_ignore=True)``.
+
     Randomness: the class draws use ``generator`` if given (a CPU ``torch.Generator``), else torch's
     global CPU RNG, so results are reproducible under ``torch.manual_seed`` on any device. The loop
     runs over the batch only to draw classes; the masking is tensor ops.
@@ -53,14 +57,22 @@ class ClassMix(nn.Module):
         batch_unique (bool): draw from the classes of the whole source batch (DAFormer). Default False.
         include_ignore (bool): make 255 a candidate class. Default False.
         ignore_index (int): the ignore label. Default 255.
+        half (str): draw ``'ceil'`` (DACS, default) or ``'floor'`` (DiGA) of half the candidates.
+        always_paste_ignore (bool): paste the ignore label's pixels whether drawn or not (DiGA
+            keeps the source's don't-care region). Default False.
     """
 
     def __init__(self, batch_unique: bool = False, include_ignore: bool = False,
-                 ignore_index: int = IGNORE_INDEX):
+                 ignore_index: int = IGNORE_INDEX, half: str = 'ceil',
+                 always_paste_ignore: bool = False):
         super().__init__()
+        if half not in ('ceil', 'floor'):
+            raise ValueError(f"ClassMix: half must be 'ceil' or 'floor', got {half!r}")
         self.batch_unique = batch_unique
         self.include_ignore = include_ignore
         self.ignore_index = ignore_index
+        self.half = half
+        self.always_paste_ignore = always_paste_ignore
 
     def _candidates(self, labels: Tensor) -> Tensor:
         classes = torch.unique(labels)
@@ -81,6 +93,8 @@ class ClassMix(nn.Module):
             classes drawn for sample i.
         """
         num_labels = int(source_labels.max().item()) + 1 if source_labels.numel() else 1
+        if self.always_paste_ignore:
+            num_labels = max(num_labels, self.ignore_index + 1)
         chosen = torch.zeros(source_labels.shape[0], num_labels, dtype=torch.bool)
         batch_classes = self._candidates(source_labels).cpu() if self.batch_unique else None
         for i in range(source_labels.shape[0]):
@@ -88,9 +102,21 @@ class ClassMix(nn.Module):
             n = classes.numel()
             if n == 0:
                 continue
-            picks = torch.randperm(n, generator=generator)[:(n + 1) // 2]
+            picks = torch.randperm(n, generator=generator)[:(n + 1) // 2 if self.half == 'ceil'
+                                                           else n // 2]
             chosen[i, classes[picks]] = True
+        if self.always_paste_ignore:
+            chosen[:, self.ignore_index] = True
         return chosen.to(source_labels.device)
+
+    def class_mask(self, source_labels: Tensor,
+                   generator: Optional[torch.Generator] = None) -> Tensor:
+        """[B, H, W] bool, True on the source pixels of the drawn classes (see
+        :meth:`choose_classes`) of ``source_labels`` [B, H, W] (or [B, 1, H, W])."""
+        source_labels = _squeeze_labels(source_labels)
+        chosen = self.choose_classes(source_labels, generator)  # [B, L]
+        batch = source_labels.shape[0]
+        return chosen.gather(1, source_labels.reshape(batch, -1)).view_as(source_labels)
 
     def forward(self,
                 source_img: Tensor,
@@ -121,9 +147,7 @@ class ClassMix(nn.Module):
                              f'{tuple(source_labels.shape)} / {tuple(target_labels.shape)}')
         if target_weights is None:
             target_weights = (target_labels != self.ignore_index).float()
-        chosen = self.choose_classes(source_labels, generator)  # [B, L]
-        batch = source_labels.shape[0]
-        mask = chosen.gather(1, source_labels.reshape(batch, -1)).view_as(source_labels)
+        mask = self.class_mask(source_labels, generator)
         img = torch.where(mask.unsqueeze(1), source_img, target_img)
         labels = torch.where(mask, source_labels, target_labels)
         weights = torch.where(mask, torch.ones_like(target_weights, dtype=torch.float32),

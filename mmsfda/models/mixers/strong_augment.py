@@ -110,7 +110,7 @@ def gaussian_blur(img: Tensor, sigma: Tensor, kernel_size: Sequence[int]) -> Ten
 
 @MODELS.register_module()
 class StrongAugment(nn.Module):
-    """DACS / DAFormer strong augmentation of normalised images (SPEC 2.2 step 6), in plain torch.
+    """DACS / DAFormer strong augmentation of normalised images (arXiv:2007.08702), in plain torch.
 
     The images are denormalised to [0, 1] RGB, colour-jittered, renormalised and Gaussian-blurred
     (blur is linear and commutes with the per-channel normalisation, as in DAFormer which blurs the

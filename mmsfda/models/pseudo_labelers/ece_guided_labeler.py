@@ -1,4 +1,4 @@
-"""ECE-guided class-balanced pseudo-labels of Cal-SFDA (SPEC 3.7), offline, once per round."""
+"""ECE-guided class-balanced pseudo-labels of Cal-SFDA (arXiv:2308.03003), offline per round."""
 from typing import Optional
 
 import torch
@@ -15,7 +15,8 @@ _RULES = ('any', 'argmax')
 class ECEGuidedLabeler(ClassBalancedLabeler):
     """Class-balanced thresholds on reliability-scaled confidences, plus each image's top pixels.
 
-    Round ``r`` (``SelfTrainingLoop`` calls :meth:`set_round`), two passes over the target set:
+    Round ``r`` (:func:`~mmsfda.engine.pseudo_labeling.label_dataset` calls :meth:`set_round`), two
+    passes over the target set:
 
     1. **Thresholds** (:meth:`accumulate`, :meth:`finalize`). Per image the value net's estimate
        ``e_hat`` gives the reliability ``rho = 1 - e_hat``; the scaled confidence of a pixel is
@@ -32,8 +33,8 @@ class ECEGuidedLabeler(ClassBalancedLabeler):
 
     ``ece_weighting=False`` drops ``rho`` (plain class-balanced thresholds, the ablation). The
     thresholds (a buffer) also give :class:`SymmetricCELoss` its class weights. Whether the paper
-    folds ``e_hat`` into the thresholds exactly this way is not known (SPEC 3.7, [U]): this is
-    the public code's form.
+    folds ``e_hat`` into the thresholds exactly this way is not known ([U]: the paper's text
+    could not be checked): this is the public code's form.
 
     Args:
         num_classes (int): C.
@@ -93,7 +94,7 @@ class ECEGuidedLabeler(ClassBalancedLabeler):
     def select(self, probs: Tensor, valid: Tensor, **ctx) -> PseudoLabels:
         if not bool(self.finalized):
             raise RuntimeError('ECEGuidedLabeler labels with dataset thresholds: call reset_stats(), '
-                               'accumulate() and finalize() first (SelfTrainingLoop does)')
+                               'accumulate() and finalize() first (label_dataset does)')
         thresholds = self.thresholds.to(probs.device, probs.dtype)
         conf, pred = probs.max(dim=1)
         if self.threshold_rule == 'any':
@@ -104,7 +105,9 @@ class ECEGuidedLabeler(ClassBalancedLabeler):
         keep = mask & valid
         labels = pred.masked_fill(~keep, self.ignore_index)
         return PseudoLabels(labels=labels, weights=keep.float(), probs=probs,
-                            extras=dict(thresholds=self.thresholds.clone(), confidence=conf))
+                            thresholds=self.thresholds.clone(),
+                            extras=dict(thresholds=self.thresholds.clone(), confidence=conf,
+                                        prediction=pred))
 
     @staticmethod
     def _top_pixels(conf: Tensor, valid: Tensor, proportion: float) -> Tensor:

@@ -17,12 +17,16 @@ class PseudoLabels:
         probs (Tensor | None): [B, C, H, W] the teacher's probabilities the labels were made from
             (for soft targets and statistics); None for labels read back from files.
         extras (dict): method-specific outputs, e.g. ``'negatives'`` [B, C, H, W] bool (negative
-            labels), ``'thresholds'`` [C] (per-class thresholds), ``'uncertainty'`` [C].
+            labels), ``'uncertainty'`` [C], ``'mix_mask'`` [B, 1, H, W].
+        thresholds (Tensor | None): [C] the per-class confidence thresholds the labels were
+            selected with (class-balanced labelers; for offline labels, those of the round), or
+            None. Read by losses that weight classes by them (Cal-SFDA's symmetric CE).
     """
     labels: Tensor
     weights: Tensor
     probs: Optional[Tensor] = None
     extras: Dict[str, Any] = field(default_factory=dict)
+    thresholds: Optional[Tensor] = None
 
     @property
     def valid(self) -> Tensor:

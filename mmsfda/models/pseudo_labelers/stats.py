@@ -37,7 +37,8 @@ def pseudo_label_stats(pl: PseudoLabels,
             * ``pixels``: scalar, number of pixels B*H*W.
             * ``labelled``: (C,) pixels pseudo-labelled as class c.
             * ``weight``: (C,) sum of the weights of those pixels.
-            * ``predicted``: (C,) pixels whose teacher argmax is c (only if ``pl.probs`` is set);
+            * ``predicted``: (C,) pixels whose teacher argmax is c (``pl.extras['prediction']``
+              [B, H, W] when the labeler gives it, else from ``pl.probs``; absent without both);
               ``labelled / predicted`` is the share of the teacher's class-c predictions kept.
             * ``evaluated``: (C,) pixels labelled c whose ground truth is known (only with ``gt``).
             * ``correct``: (C,) pixels labelled c whose ground truth is c (only with ``gt``).
@@ -51,7 +52,11 @@ def pseudo_label_stats(pl: PseudoLabels,
         'weight': _bincount(lab, num_classes,
                             pl.weights.expand_as(labels)[valid].double()),
     }
-    if pl.probs is not None:
+    prediction = pl.extras.get('prediction')
+    if prediction is not None and prediction.shape == labels.shape:
+        # The labeler's argmax: no second pass over [B, C, H, W].
+        stats['predicted'] = _bincount(prediction.flatten(), num_classes)
+    elif pl.probs is not None:
         # max().indices: same result as argmax, several times faster on CPU builds of torch.
         stats['predicted'] = _bincount(pl.probs.max(dim=1).indices.flatten(), num_classes)
     if gt is not None:

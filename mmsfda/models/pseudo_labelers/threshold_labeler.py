@@ -16,8 +16,9 @@ class ThresholdLabeler(BasePseudoLabeler):
     Let q = max_c p_c (the confidence) and y = argmax_c p_c. The three weight modes:
 
     * ``'dacs'``: every valid pixel keeps its argmax label; its weight is the scalar
-      w = |{q >= threshold}| / |valid pixels|. With ``per_image=False`` (DACS and DAFormer, SPEC 2.2)
-      one scalar is computed over the whole batch; with ``per_image=True`` one per image.
+      w = |{q >= threshold}| / |valid pixels|. With ``per_image=False`` (DACS and DAFormer,
+      arXiv:2111.14887, Sec. 3.1) one scalar is computed over the whole batch; with
+      ``per_image=True`` one per image.
     * ``'pixel'``: hard mask: label y and weight 1 where q >= threshold, label 255 and weight 0 elsewhere.
     * ``'none'``: label y and weight 1 on every valid pixel.
 
@@ -34,8 +35,8 @@ class ThresholdLabeler(BasePseudoLabeler):
         ignore_top (int): number of top rows with weight 0. Default 0.
         ignore_bottom (int): number of bottom rows with weight 0. Default 0.
 
-    Extras: ``'confidence'`` [B, H, W] (q), and in ``'dacs'`` mode ``'dacs_weight'`` [B] (the scalar
-    of each image, equal across the batch unless ``per_image``).
+    Extras: ``'confidence'`` [B, H, W] (q), ``'prediction'`` [B, H, W] (y), and in ``'dacs'`` mode
+    ``'dacs_weight'`` [B] (the scalar of each image, equal across the batch unless ``per_image``).
     """
 
     def __init__(self,
@@ -59,7 +60,7 @@ class ThresholdLabeler(BasePseudoLabeler):
         conf, labels = probs.max(dim=1)
         conf = conf.float()  # compare in float32 also under AMP (0.968 is not a float16)
         confident = (conf >= self.threshold) & valid
-        extras = dict(confidence=conf)
+        extras = dict(confidence=conf, prediction=labels)
         if self.weight_mode == 'dacs':
             dims = (1, 2) if self.per_image else (0, 1, 2)
             num_confident = confident.sum(dim=dims, keepdim=True).float()

@@ -110,3 +110,45 @@ def test_errors():
         NegativeLearningLoss(loss_name='nl')
     with pytest.raises(ValueError, match='rank_window'):
         NegativeLearningLoss(rank_window=-1)
+
+
+# ------------------------------------------------------------------ ATP's configurations
+def test_threshold_negatives_by_hand():
+    """ATP: every class below tau_n is a negative; -mean over them of log(1 - p)."""
+    from mmsfda.models.losses.negative_learning_loss import (masked_negative_loss,
+                                                             negative_label_mask)
+    probs = torch.tensor([0.7, 0.25, 0.04, 0.01]).view(1, 4, 1, 1)
+    neg = negative_label_mask(probs, 'threshold', tau_n=0.05)
+    assert neg.view(-1).tolist() == [False, False, True, True]
+    logits = probs.log()
+    expected = -(math.log(1 - 0.04) + math.log(1 - 0.01)) / 2
+    assert float(masked_negative_loss(logits, neg)) == pytest.approx(expected, rel=1e-5)
+    low = negative_label_mask(probs, 'lowest', num_lowest=1)
+    assert low.view(-1).tolist() == [False, False, False, True]
+    # a pixel without negatives does not count; none at all gives 0
+    assert float(masked_negative_loss(logits, torch.zeros_like(neg))) == 0.0
+
+
+def test_rank_configuration_equals_the_calsfda_loss():
+    from mmsfda.models.losses.negative_learning_loss import (masked_negative_loss,
+                                                             negative_label_mask)
+    torch.manual_seed(0)
+    logits = torch.randn(2, 7, 3, 3)
+    neg = negative_label_mask(logits.softmax(1), 'rank', rank=3)
+    assert torch.allclose(masked_negative_loss(logits, neg), negative_learning_loss(logits, rank=3))
+
+
+def test_teacher_negatives_need_teacher_probs():
+    from mmsfda.models.pseudo_labelers import PseudoLabels
+    logits = torch.randn(1, 4, 2, 2)
+    loss_fn = NegativeLearningLoss(selection='threshold', tau_n=0.3, probs_from='teacher')
+    with pytest.raises(ValueError, match='teacher'):
+        loss_fn(logits, PseudoLabels(torch.zeros(1, 2, 2).long(), torch.ones(1, 2, 2)))
+    teacher = torch.tensor([0.6, 0.2, 0.1, 0.1]).view(1, 4, 1, 1).expand(1, 4, 2, 2)
+    pl = PseudoLabels(torch.zeros(1, 2, 2).long(), torch.ones(1, 2, 2), probs=teacher)
+    p = logits.softmax(1)
+    expected = -(1 - p[:, 1:]).log().mean()  # classes 1-3 are below 0.3 at every pixel
+    assert torch.allclose(loss_fn(logits, pl), expected, atol=1e-6)
+    for bad in (dict(selection='all'), dict(probs_from='oracle'), dict(tau_n=1.0)):
+        with pytest.raises(ValueError):
+            NegativeLearningLoss(**bad)

@@ -76,7 +76,7 @@ def test_module_uses_labeler_thresholds():
     from mmseg.registry import MODELS
     logits, labels = make(2)
     theta = torch.tensor([0.9, 0.6, 0.0, 0.95], dtype=torch.float64)
-    pl = PseudoLabels(labels, (labels != 255).double(), extras=dict(thresholds=theta))
+    pl = PseudoLabels(labels, (labels != 255).double(), thresholds=theta)
     loss_fn = MODELS.build(dict(type='SymmetricCELoss', loss_weight=2.0))
     assert isinstance(loss_fn, SymmetricCELoss) and loss_fn.loss_name == 'loss_sce'
     w = torch.softmax(1.0 / torch.tensor([0.9, 0.6, 0.01, 0.95], dtype=torch.float64), 0)
@@ -85,11 +85,12 @@ def test_module_uses_labeler_thresholds():
     assert torch.allclose(loss_fn(logits, pl), 2.0 * ref)
     # fixed weights and no weights need no thresholds
     plain = PseudoLabels(labels, (labels != 255).double())
-    fixed = SymmetricCELoss(class_weight=[1.0, 2.0, 0.5, 3.0], alpha=1.0, beta=0.0)
+    fixed = SymmetricCELoss(threshold_weights=False, class_weight=[1.0, 2.0, 0.5, 3.0], alpha=1.0,
+                            beta=0.0)
     assert torch.allclose(fixed(logits, plain), F.cross_entropy(
         logits, labels, weight=torch.tensor([1.0, 2.0, 0.5, 3.0], dtype=torch.float64),
         ignore_index=255))
-    assert torch.allclose(SymmetricCELoss(class_weight=None)(logits, plain),
+    assert torch.allclose(SymmetricCELoss(threshold_weights=False)(logits, plain),
                           0.1 * F.cross_entropy(logits, labels, ignore_index=255)
                           + rce_by_definition(logits, labels))
 
@@ -97,31 +98,31 @@ def test_module_uses_labeler_thresholds():
 def test_missing_thresholds_and_bad_arguments():
     logits, labels = make(3)
     plain = PseudoLabels(labels, (labels != 255).float())
-    with pytest.raises(ValueError, match='labeler must provide thresholds'):
+    with pytest.raises(ValueError, match='labeler must provide class thresholds'):
         SymmetricCELoss()(logits, plain)
     with pytest.raises(ValueError, match='shape'):
         SymmetricCELoss()(logits, PseudoLabels(labels, plain.weights,
-                                               extras=dict(thresholds=torch.ones(3))))
+                                               thresholds=torch.ones(3)))
     with pytest.raises(ValueError, match='shape'):
-        SymmetricCELoss(class_weight=[1.0, 1.0])(logits, plain)
+        SymmetricCELoss(threshold_weights=False, class_weight=[1.0, 1.0])(logits, plain)
     with pytest.raises(ValueError, match='pseudo-labels'):
         SymmetricCELoss()(logits, None)
-    with pytest.raises(ValueError, match='class_weight'):
-        SymmetricCELoss(class_weight='balanced')
+    with pytest.raises(ValueError, match='not both'):
+        SymmetricCELoss(class_weight=[1.0, 1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match='loss_'):
         SymmetricCELoss(loss_name='sce')
     with pytest.raises(ValueError, match='same resolution'):
         symmetric_ce_loss(logits, labels[:, :2])
 
 
-@pytest.mark.parametrize('class_weight', ['thresholds', None])
-def test_no_labelled_pixel_is_zero_with_zero_grad(class_weight):
+@pytest.mark.parametrize('threshold_weights', [True, False])
+def test_no_labelled_pixel_is_zero_with_zero_grad(threshold_weights):
     logits, labels = make(4)
     logits = logits.float().requires_grad_(True)
     labels = torch.full_like(labels, 255)
     pl = PseudoLabels(labels, torch.zeros(labels.shape),
-                      extras=dict(thresholds=torch.tensor([0.5, 0.0, 0.7, 0.9])))
-    loss = SymmetricCELoss(class_weight=class_weight)(logits, pl)
+                      thresholds=torch.tensor([0.5, 0.0, 0.7, 0.9]))
+    loss = SymmetricCELoss(threshold_weights=threshold_weights)(logits, pl)
     assert loss.item() == 0.0
     loss.backward()
     assert torch.isfinite(logits.grad).all() and torch.equal(logits.grad,

@@ -210,3 +210,97 @@ def test_proportion_grows_per_round_up_to_the_cap():
             assert thresholds[k].item() == pytest.approx(v, abs=3e-3)
     with pytest.raises(ValueError, match='max_proportion'):
         ClassBalancedLabeler(num_classes=C, proportion=0.6, max_proportion=0.5)
+
+
+def argsort_quantile_per_class(conf, pred, num_classes, q):
+    """The former implementation (two stable float64 argsorts): the reference of the fast one."""
+    counts = torch.bincount(pred, minlength=num_classes)
+    conf = conf.double()
+    by_conf = torch.argsort(conf, stable=True)
+    by_class = torch.argsort(pred[by_conf], stable=True)
+    grouped = conf[by_conf][by_class]
+    starts = torch.cumsum(counts, 0) - counts
+    pos = q * (counts - 1).clamp(min=0).double()
+    lo = pos.floor().long()
+    hi = torch.minimum(lo + 1, (counts - 1).clamp(min=0))
+    frac = pos - lo.double()
+    last = grouped.numel() - 1
+    v_lo, v_hi = grouped[(starts + lo).clamp(max=last)], grouped[(starts + hi).clamp(max=last)]
+    values = v_lo + frac * (v_hi - v_lo)
+    return torch.where(counts > 0, values, torch.zeros_like(values)), counts
+
+
+@pytest.mark.parametrize('seed, q', [(0, 0.8), (1, 0.5), (2, 0.0), (3, 1.0), (4, 0.37)])
+def test_fast_quantile_is_bit_identical_to_the_argsort_one(seed, q):
+    from mmsfda.models.pseudo_labelers.class_balanced_labeler import quantile_per_class
+    g = torch.Generator().manual_seed(seed)
+    probs = (torch.randn(2, 7, 24, 40, generator=g) * 3).softmax(1)
+    probs[0, :, :4] = 1 / 7  # exact ties, and confidences 0 and 1
+    probs[1, :, :2] = 0.0
+    probs[1, 3, :2] = 1.0
+    conf, pred = probs.max(1)
+    conf, pred = conf.flatten(), pred.flatten()
+    pred[pred == 5] = 6  # class 5 absent
+    got, counts = quantile_per_class(conf, pred, 7, q)
+    ref, ref_counts = argsort_quantile_per_class(conf, pred, 7, q)
+    assert torch.equal(counts, ref_counts) and counts[5] == 0
+    assert got.dtype == torch.float64 and torch.equal(got, ref)
+    # Half-precision confidences are compared as float32, as before.
+    got16, _ = quantile_per_class(conf.half(), pred, 7, q)
+    assert torch.equal(got16, argsort_quantile_per_class(conf.half().float(), pred, 7, q)[0])
+
+
+def test_offline_protocol_is_declared():
+    from mmsfda.models.pseudo_labelers.base_pseudo_labeler import BasePseudoLabeler
+    offline = ClassBalancedLabeler(num_classes=C, mode='offline')
+    online = ClassBalancedLabeler(num_classes=C, mode='online')
+    assert offline.needs_statistics and not online.needs_statistics
+    for name in ('set_round', 'reset_stats', 'accumulate', 'finalize', 'round_state',
+                 'load_round_state'):
+        assert getattr(BasePseudoLabeler, name).__doc__, name
+    with pytest.raises(RuntimeError, match='needs_statistics is False'):
+        online.accumulate(random_probs(0))
+    with pytest.raises(ValueError, match='round'):
+        offline.set_round(-1)
+
+
+def test_accumulate_counts_only_valid_finite_pixels():
+    probs = random_probs(6)
+    valid = torch.rand(2, 16, 16, generator=torch.Generator().manual_seed(0)) > 0.3
+    nan = probs.clone()
+    nan[0, 1, 0, 0] = float('nan')
+    a = ClassBalancedLabeler(num_classes=C, mode='offline')
+    a.accumulate(nan, valid)
+    b = ClassBalancedLabeler(num_classes=C, mode='offline')
+    keep = valid.clone()
+    keep[0, 0, 0] = False
+    b.accumulate(probs, keep)
+    assert torch.equal(a.hist, b.hist) and int(a.hist.sum()) == int(keep.sum())
+
+
+def test_round_state_roundtrip():
+    probs = random_probs(7)
+    labeler = ClassBalancedLabeler(num_classes=C, mode='offline', proportion=0.2,
+                                   proportion_step=0.1)
+    labeler.set_round(2)
+    labeler.accumulate(probs)
+    labeler.finalize()
+    state = labeler.round_state()
+    assert set(state) == {'round', 'thresholds', 'initialized', 'finalized'}
+    assert all(v.device.type == 'cpu' for v in state.values())
+    other = ClassBalancedLabeler(num_classes=C, mode='offline', proportion=0.2,
+                                 proportion_step=0.1)
+    other.load_round_state(state)
+    assert int(other.round) == 2 and other.current_proportion == pytest.approx(0.4)
+    assert torch.equal(other(probs).labels, labeler(probs).labels)
+    with pytest.raises(ValueError, match='shape'):
+        ClassBalancedLabeler(num_classes=C + 1, mode='offline').load_round_state(state, 'x.pt')
+    with pytest.raises(ValueError, match='x.pt'):
+        MODELS.build(dict(type='ThresholdLabeler')).load_round_state(state, 'x.pt')
+
+
+def test_labels_carry_thresholds_and_prediction():
+    probs = random_probs(8)
+    out = ClassBalancedLabeler(num_classes=C)(probs)
+    assert torch.equal(out.thresholds, out.extras['thresholds'])
+    assert torch.equal(out.extras['prediction'], probs.max(1).indices)

@@ -34,3 +34,24 @@ def test_optional_parts_and_errors():
     assert s['weight'][3].item() == pytest.approx(0.7)
     with pytest.raises(ValueError, match='gt must have the shape'):
         pseudo_label_stats(PseudoLabels(labels, torch.ones(2, 4, 4)), 5, gt=labels[:, :2])
+
+
+def test_predicted_comes_from_the_labelers_argmax():
+    labels = torch.tensor([[[0, 1], [255, 1]]])
+    prediction = torch.tensor([[[0, 1], [2, 2]]])
+    probs = torch.zeros(1, 3, 2, 2)  # argmax 0 everywhere: must not be used
+    pl = PseudoLabels(labels, torch.ones(1, 2, 2), probs, extras=dict(prediction=prediction))
+    assert pseudo_label_stats(pl, 3)['predicted'].tolist() == [1, 1, 2]
+    pl.extras.clear()
+    assert pseudo_label_stats(pl, 3)['predicted'].tolist() == [4, 0, 0]
+
+
+def test_non_finite_pixels_are_invalid():
+    from mmsfda.models.pseudo_labelers.base_pseudo_labeler import finite_pixels
+    probs = torch.full((1, 3, 1, 4), 1 / 3)
+    probs[0, 0, 0, 0] = float('nan')
+    probs[0, 1, 0, 1] = float('inf')
+    probs[0, 2, 0, 2] = -float('inf')
+    assert finite_pixels(probs).tolist() == [[[False, False, False, True]]]
+    mask = torch.tensor([[[True, True, True, False]]])
+    assert not finite_pixels(probs, mask).any()

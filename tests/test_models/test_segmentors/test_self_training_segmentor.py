@@ -5,10 +5,10 @@ import torch
 from mmengine.config import Config
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 import mmsfda  # noqa: F401
 from conftest import REPO
+from test_models.test_segmentors.adaptation_models import batch  # noqa: F401 (shared)
 
 NUM_CLASSES = 4
 
@@ -19,19 +19,6 @@ def student_cfg():
     cfg['decode_head']['num_classes'] = NUM_CLASSES
     cfg['data_preprocessor']['size'] = (32, 64)
     return cfg
-
-
-def batch(n=2, shape=(32, 64), with_gt=True, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    inputs, samples = [], []
-    for _ in range(n):
-        inputs.append(torch.randint(0, 256, (3, *shape), generator=g, dtype=torch.uint8))
-        s = SegDataSample(metainfo=dict(img_shape=shape, ori_shape=shape, pad_shape=shape))
-        if with_gt:
-            label = torch.randint(0, NUM_CLASSES, (1, *shape), generator=g)
-            s.gt_sem_seg = PixelData(data=label)
-        samples.append(s)
-    return dict(inputs=inputs, data_samples=samples)
 
 
 def build(**kwargs):
@@ -60,7 +47,7 @@ def test_tent_trains_norm_parameters_only():
 def test_plain_checkpoint_fills_student_and_teacher():
     plain = MODELS.build(student_cfg())
     plain.init_weights()
-    model = build(target_losses=[dict(type='EntropyLoss')])
+    model = build(teacher=True, target_losses=[dict(type='EntropyLoss')])
     from mmengine.runner.checkpoint import load_state_dict
     load_state_dict(model, copy.deepcopy(plain.state_dict()), strict=True)
     for k, v in plain.state_dict().items():
@@ -94,8 +81,8 @@ def test_sfda_rejects_source_batches_and_mixers():
         build(mixer=dict(type='ClassMix'), target_losses=[dict(type='EntropyLoss')])
 
 
-def dacs_model(threshold=0.968):
-    return build(setting='uda',
+def dacs_model(threshold=0.968, **kwargs):
+    return build(setting='uda', teacher=True, **kwargs,
                  pseudo_labeler=dict(type='ThresholdLabeler', threshold=threshold,
                                      weight_mode='dacs'),
                  mixer=dict(type='ClassMix'), strong_augment=dict(type='StrongAugment'),
@@ -104,15 +91,17 @@ def dacs_model(threshold=0.968):
 
 def test_uda_step_losses_and_stats():
     torch.manual_seed(0)
-    model = dacs_model(threshold=0.0)
+    model = dacs_model(threshold=0.0, diagnostics_use_target_gt=True)
+    model.record_pseudo_label_stats = True  # PseudoLabelStatsHook sets it on logging iterations
     losses = train_losses(model, dict(source=batch(seed=1), target=batch(seed=2)))
     assert {'src.decode.loss_ce', 'tgt.loss_pl_ce'} <= set(losses)
     assert all(torch.isfinite(v).all() for v in losses.values())
     assert losses['tgt.loss_pl_ce'] > 0
     total = sum(v for k, v in losses.items() if 'loss' in k)
     total.backward()
-    # Target ground truth was loaded: the stats hook gets per-class counts.
+    # Target ground truth was loaded and diagnostics may read it: accuracy counts are there.
     assert model.pseudo_label_stats['labelled'].shape == (NUM_CLASSES, )
+    assert model.pseudo_label_stats['correct'].shape == (NUM_CLASSES, )
     assert model.student.decode_head.aspp[0].weight.grad is not None
 
 
@@ -130,7 +119,7 @@ def test_uda_needs_source():
 
 
 def test_predict_with_teacher_or_student():
-    model = build(target_losses=[dict(type='EntropyLoss')], predict_with='teacher')
+    model = build(teacher=True, target_losses=[dict(type='EntropyLoss')], predict_with='teacher')
     with torch.no_grad():
         model.teacher.decode_head.aspp[0].bias[1] = 100.  # the teacher predicts class 1 only
     model.eval()
@@ -155,3 +144,15 @@ def test_dataset_pseudo_labels_with_padded_weights():
     assert w.shape == (1, 32, 64) and w[0, :24, :48].eq(0.5).all() and w[0, 24:].eq(0).all()
     losses = model(**out, mode='loss')
     assert torch.isfinite(losses['tgt.loss_pl_ce']) and losses['tgt.loss_pl_ce'] > 0
+
+
+def test_stats_only_when_asked_and_never_target_gt_by_default():
+    torch.manual_seed(0)
+    model = dacs_model(threshold=0.0)
+    data = dict(source=batch(seed=1), target=batch(seed=2))
+    train_losses(model, data)
+    assert model.pseudo_label_stats == {}  # not a logging iteration: nothing computed
+    model.record_pseudo_label_stats = True
+    train_losses(model, data)
+    # The target pipeline loaded ground truth, but training runs never read it.
+    assert 'labelled' in model.pseudo_label_stats and 'correct' not in model.pseudo_label_stats

@@ -1,0 +1,19 @@
+# ATP's black-box pipeline on the toy benchmark: distillation from the source model's prediction
+# files (no source weights, no source data), then Align -> Teach -> Propagate. Write the
+# predictions first (the only step that runs the source model, as its API would):
+#   python tools/atp_black_box_predictions.py \
+#       configs/source_only/deeplabv2_r18-tiny_1xb4-800_toy-source-128x256.py SOURCE.pth \
+#       data/toy/target/images/train --out work_dirs/atp/black_box_predictions
+#   python tools/run_stages.py configs/atp/stages_black_box_toy.py --work-dir work_dirs/atp/bb \
+#       --seed 0
+data_root = 'data/toy'
+stages = [
+    dict(name='distill', config='atp-distill_deeplabv2_r18-tiny_1xb4-800_toy-target-128x256.py',
+         load_from=None),
+    dict(name='align',
+         config='atp-align_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py'),
+    dict(name='teach',
+         config='atp-teach_deeplabv2_r18-tiny_1xb4-2x150_toy-source-to-target-128x256.py'),
+    dict(name='propagate',
+         config='atp-propagate_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py'),
+]

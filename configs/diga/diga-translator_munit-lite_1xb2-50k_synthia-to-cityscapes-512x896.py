@@ -1,0 +1,39 @@
+# DiGA's image translator on SYNTHIA <-> Cityscapes train: as the GTA5 translator
+# (diga-translator_munit-lite_1xb2-50k_gta5-to-cityscapes-512x896.py) with SYNTHIA as the
+# source, each image low-res (fit to 1280x760) or full-res (1920x1140) with probability 1/2,
+# cropped to 512x896 without rescaling (as DiGA's SYNTHIA loaders). Its last checkpoint is the
+# load_from of diga-warmup-translator_*_synthia-to-cityscapes-512x896.py.
+_base_ = [
+    '../_base_/models/munit_lite.py', '../_base_/methods/diga_translator.py',
+    '../_base_/datasets/diga_synthia_to_cityscapes_512x896.py', '../_base_/default_runtime.py',
+    '../_base_/schedules/diga_translator_adam_poly.py'
+]
+crop_size = (512, 896)
+model = dict(
+    _base_.diga_translator_model,
+    generator=_base_.munit_generator,
+    discriminator=_base_.munit_discriminator,
+    image_size=crop_size,
+    data_preprocessor=dict(_base_.diga_translator_model.data_preprocessor, size=crop_size))
+translator_synthia_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomChoice',
+         transforms=[[dict(type='Resize', scale=(1280, 760), keep_ratio=True)],
+                     [dict(type='Resize', scale=(1920, 1140), keep_ratio=True)]],
+         prob=[0.5, 0.5]),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(
+    batch_size=2,
+    dataset=dict(
+        _delete_=True,
+        type='DomainPairDataset',
+        source=dict(_base_.synthia_train_dataset, pipeline=translator_synthia_pipeline),
+        target=dict(_base_.cityscapes_train_dataset,
+                    pipeline=_base_.diga_translator_cityscapes_pipeline)))
+# No validation or test: the translator has no metric.
+val_dataloader = val_cfg = val_evaluator = None
+test_dataloader = test_cfg = test_evaluator = None

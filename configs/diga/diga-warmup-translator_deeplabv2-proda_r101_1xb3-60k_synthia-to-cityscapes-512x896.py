@@ -1,0 +1,20 @@
+# DiGA warm-up on SYNTHIA -> Cityscapes with the learned translated view (the paper's setting):
+# diga-warmup_deeplabv2-proda_r101_1xb3-60k_synthia-to-cityscapes-512x896.py with
+# model.mixture.translator = the frozen source encoder and target decoder of
+# diga-translator_munit-lite_1xb2-50k_synthia-to-cityscapes-512x896.py. Train batches are SYNTHIA
+# only (DiGA's code loads Cityscapes images in the warm-up but does not train on them). The
+# translator's weights: its checkpoint as this run's load_from (the student keeps its ImageNet
+# initialisation; stages_synthia_translator.py does this) or
+# model.mixture.translator.checkpoint=<file>.
+_base_ = [
+    './diga-warmup_deeplabv2-proda_r101_1xb3-60k_synthia-to-cityscapes-512x896.py',
+    '../_base_/models/munit_lite.py'
+]
+model = dict(
+    mixture=dict(translator=dict(
+        _delete_=True,
+        type='LearnedTranslatedView',
+        generator=_base_.munit_generator,
+        image_size=(512, 896),
+        checkpoint=None)))
+train_dataloader = dict(dataset=dict(_delete_=True, **_base_.diga_synthia_dataset))

@@ -1,0 +1,1 @@
+from .adaptation_distributed_data_parallel import AdaptationDistributedDataParallel  # noqa: F401

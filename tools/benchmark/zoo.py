@@ -1,0 +1,385 @@
+"""The toy model zoo: train, publish, evaluate and describe every single-stage toy model.
+
+For one seed, trains the toy config of every method folder of ``configs/`` that has a single-stage
+toy config (the runs, run names, seeds and source models of ``tools/benchmark/adaptation.py``, so
+its runs and the demo's are reused: same ``--work-dir``), publishes each final checkpoint with
+``tools/publish_model.py`` (the student alone, a plain mmseg checkpoint with its hash in the file
+name), evaluates the published file on toy target val in the plain config of its network, and
+writes the zoo::
+
+    <zoo>/model-index.yml                       Import: every <method>/metafile.yaml below
+    <zoo>/<method>/metafile.yaml                mmseg 1.x schema; Weights / Training log / Config
+                                                relative to <zoo>; Results: target-val mIoU, ECE
+    <zoo>/<method>/<stem>/<stem>-<sha8>.pth     the published checkpoint
+    <zoo>/<method>/<stem>/<stem>.py             the resolved training config (what was trained)
+    <zoo>/<method>/<stem>/<stem>_plain.py       the plain network's test config (target val)
+    <zoo>/<method>/<stem>/<stem>_<time>.log     mmengine's training log (.json: its scalars)
+    <zoo>/README.md                             the table and the command that checks each number
+
+Every number of a zoo metafile is reproduced by mmseg's own test tool on the zoo's files::
+
+    python tools/test.py <zoo>/<method>/<stem>/<stem>_plain.py \
+        <zoo>/<method>/<stem>/<stem>-<sha8>.pth
+
+The plain config is the network's source-only toy config (data, evaluator, runtime) with the
+model replaced by the run's student (``model.student`` of an adaptation config, else its model:
+HRDA's entries keep ``HRDAEncoderDecoder``) and the test set moved to target val.
+
+Not in the zoo (``--list`` prints them with the reason): the multi-stage methods (folders with a
+``stages_*.py``: ATP, Cal-SFDA, DiGA, UPLR; trained with ``tools/run_stages.py``, whose stages take
+no schedule edit, so ``--quick`` could not shorten them) and configs that are not trained (the
+FDA-MBT ensemble, built by ``tools/model_converters/make_ensemble.py``).
+
+The repository's ``configs/*/metafile.yaml`` are left alone unless ``--write-repo-metafiles``:
+then each zoo model's ``Results`` there is replaced by the zoo's numbers (Weights and logs stay in
+the zoo: they are not in the repository); the README tables must then be updated to match
+(``tests/test_configs/test_metafiles.py`` checks they agree).
+
+    python tools/benchmark/zoo.py [--seed 0] [--work-dir work_dirs/demo] [--zoo work_dirs/zoo]
+                                  [--data data/toy] [--only tent dacs t2sda] [--quick ITERS]
+                                  [--toy-size TRAIN VAL H W] [--list] [--write-repo-metafiles]
+"""
+import argparse
+import functools
+import glob
+import json
+import os
+import os.path as osp
+import shutil
+import sys
+from collections import namedtuple
+
+import yaml
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)
+
+from mmengine.config import Config  # noqa: E402
+
+import mmsfda  # noqa: E402,F401
+from mmsfda.apis import (evaluate_checkpoint, load_config, read_manifest,  # noqa: E402
+                         run_name, sha256_json, shorten_schedule, train_config)
+from mmsfda.apis.config_utils import sha256_file  # noqa: E402
+from mmsfda.utils import atomic_write  # noqa: E402
+from mmsfda.utils.repo_tools import load_repo_tool  # noqa: E402
+
+adaptation = load_repo_tool('benchmark/adaptation')
+publish_model = load_repo_tool('publish_model')
+
+#: A zoo model: row name (its run name, as the benchmarks'), setting, config, network
+#: (``adaptation.SOURCES`` key) and whether it starts from that network's source model.
+Entry = namedtuple('Entry', 'name setting config network adapts')
+
+ENTRIES = [Entry(name, setting, config, net, False)
+           for net, (name, setting, config) in adaptation.SOURCES.items()]
+ENTRIES += [Entry(b[0], b[1], b[2], adaptation.network(b), True) for b in adaptation.BASELINES]
+# Single-stage toy configs that no benchmark table of adaptation.py trains. The ECE-loss source
+# model has the demo's run name, so the demo's run is reused.
+ENTRIES += [
+    Entry('source-only + ECE loss', 'source',
+          'configs/source_only/deeplabv2_r18-tiny_ece-loss_1xb4-800_toy-source-128x256.py',
+          'r18-tiny', False),
+    Entry('T2S-DA (UDA)', 'uda',
+          'configs/t2sda/t2sda-daformer_mit-tiny_1xb4-300_toy-source-to-target-128x256.py',
+          'mit-tiny', True),
+    Entry('T2S-DA HRDA (UDA)', 'uda',
+          'configs/t2sda/t2sda-hrda_mit-tiny_1xb4-300_toy-source-to-target-128x256.py',
+          'mit-tiny', True),
+    Entry('T2S-DG (DG)', 'dg',
+          'configs/t2sda/t2sda-dg-daformer_mit-tiny_1xb4-300_toy-source-128x256.py',
+          'mit-tiny', True),
+]
+#: Toy configs of single-stage folders that are not trained, with the reason.
+NOT_TRAINED = {
+    'configs/fda/fda-mbt-ensemble_deeplabv2_r18-tiny_toy-target-128x256.py':
+        'an ensemble of three FDA models, built by tools/model_converters/make_ensemble.py, not '
+        'trained (tools/benchmark/fda_mbt.py)',
+}
+TASK = 'Semantic Segmentation'
+
+
+def method_of(config):
+    """``configs/<method>/x.py`` -> ``<method>``."""
+    return osp.basename(osp.dirname(config))
+
+
+def stem_of(config):
+    return osp.splitext(osp.basename(config))[0]
+
+
+def not_in_zoo():
+    """``{toy config: why it is not in the zoo}`` for every toy config no zoo entry trains."""
+    zoo = {e.config for e in ENTRIES}
+    out = {}
+    for path in sorted(glob.glob(osp.join(REPO, 'configs', '*', '*toy*.py'))):
+        config = osp.relpath(path, REPO)
+        if config in zoo or osp.basename(config).startswith('stages'):
+            continue
+        stages = sorted(glob.glob(osp.join(osp.dirname(path), 'stages*.py')),
+                        key=lambda s: (osp.basename(s) != 'stages_toy.py', 'toy' not in s, s))
+        if config in NOT_TRAINED:
+            out[config] = NOT_TRAINED[config]
+        elif stages:
+            out[config] = ('multi-stage method: tools/run_stages.py '
+                           f'{osp.relpath(stages[0], REPO)} (the zoo trains single-stage configs)')
+        else:
+            out[config] = 'no zoo entry (add one to ENTRIES in tools/benchmark/zoo.py)'
+    return out
+
+
+def select(only):
+    """Entries chosen by ``--only`` (row name, its first word or the method folder; any case),
+    with the source models they start from first; all entries without ``only``."""
+    if not only:
+        return list(ENTRIES)
+    wanted = {o.lower() for o in only}
+    keys = {e: {e.name.lower(), e.name.split()[0].lower(), method_of(e.config)} for e in ENTRIES}
+    unknown = sorted(wanted - set().union(*keys.values()))
+    if unknown:
+        raise ValueError(f'--only: unknown {unknown}; choose from '
+                         f'{sorted(set().union(*keys.values()))}')
+    chosen = [e for e in ENTRIES if keys[e] & wanted]
+    sources = [e for e in ENTRIES if not e.adapts and e.name == adaptation.SOURCES[e.network][0]
+               and any(c.adapts and c.network == e.network for c in chosen)]
+    return [e for e in ENTRIES if e in sources or e in chosen]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--work-dir', default='work_dirs/demo',
+                   help='where the runs train (shared with tools/demo.py and adaptation.py)')
+    p.add_argument('--zoo', default='work_dirs/zoo', help='the zoo folder written')
+    p.add_argument('--data', default='data/toy', help='toy data root (written when missing)')
+    p.add_argument('--only', nargs='*', help='entries by name, its first word or method folder, '
+                                             'e.g. tent dacs t2sda (their source models are '
+                                             'added; default: all)')
+    p.add_argument('--toy-size', type=int, nargs=4, metavar=('TRAIN', 'VAL', 'H', 'W'),
+                   default=(400, 100, 128, 256),
+                   help='images per domain and size of the generated toy data')
+    p.add_argument('--quick', type=int, metavar='ITERS', default=None,
+                   help='smoke run: ITERS iterations per run, tiny batches (for tests; the '
+                        'numbers mean nothing)')
+    p.add_argument('--list', action='store_true',
+                   help='print the zoo entries and the toy configs not in it; train nothing')
+    p.add_argument('--write-repo-metafiles', action='store_true',
+                   help="also replace the Results of the zoo's models in configs/*/metafile.yaml")
+    args = p.parse_args(argv)
+    try:
+        args.entries = select(args.only)
+    except ValueError as e:
+        p.error(str(e))
+    return args
+
+
+# ------------------------------------------------------------------------------ one zoo entry
+def plain_test_config(entry, resolved_config, data_root, edit):
+    """The plain network's test config of ``entry`` (a ``Config``): the source-only toy config of
+    its network, model = the run's student (or model), test set = ``<data_root>/target`` val."""
+    cfg = load_config(adaptation.SOURCES[entry.network][2], data_root=data_root)
+    if edit is not None:
+        edit(cfg)
+    trained = Config.fromfile(resolved_config).model
+    cfg.model = trained.get('student', trained)
+    loader = cfg.test_dataloader
+    loader.update(num_workers=0, persistent_workers=False)
+    loader.dataset.data_root = f'{data_root}/target'
+    cfg.pop('load_from', None)
+    return cfg
+
+
+def copy_logs(train_work, dst, stem):
+    """mmengine's text log and scalars of every part of the run -> ``dst``; the last log's path."""
+    last = None
+    for folder in sorted(glob.glob(osp.join(train_work, '2*'))):
+        stamp = osp.basename(folder)
+        log = osp.join(folder, f'{stamp}.log')
+        if not osp.isfile(log):
+            continue
+        last = osp.join(dst, f'{stem}_{stamp}.log')
+        shutil.copyfile(log, last)
+        scalars = osp.join(folder, 'vis_data', 'scalars.json')
+        if osp.isfile(scalars):  # the JSON log mmseg's analyze_logs.py plots
+            shutil.copyfile(scalars, osp.join(dst, f'{stem}_{stamp}.json'))
+    if last is None:
+        raise FileNotFoundError(f'{train_work}: no mmengine log (<timestamp>/<timestamp>.log)')
+    return last
+
+
+def publish_entry(entry, ckpt, train_work, entry_dir, data_root, edit):
+    """Publish ``ckpt`` into ``entry_dir`` with its configs and logs; returns the file paths."""
+    stem = stem_of(entry.config)
+    os.makedirs(entry_dir, exist_ok=True)
+    manifest = read_manifest(train_work)
+    published = publish_model.publish(ckpt, osp.join(entry_dir, f'{stem}.pth'))
+    for old in glob.glob(osp.join(entry_dir, f'{stem}-*.pth')):  # an earlier run's export
+        if osp.abspath(old) != osp.abspath(published):
+            os.remove(old)
+    config = osp.join(entry_dir, f'{stem}.py')
+    shutil.copyfile(manifest['resolved_config'], config)
+    plain = osp.join(entry_dir, f'{stem}_plain.py')
+    atomic_write(plain, plain_test_config(entry, manifest['resolved_config'], data_root,
+                                          edit).pretty_text)
+    log = copy_logs(train_work, entry_dir, stem)
+    return dict(weights=published, config=config, plain_config=plain, log=log)
+
+
+def evaluate_entry(files, entry_dir, data_root):
+    """Target-val mIoU / ECE (%) of the published file in its plain config, cached by content."""
+    key = sha256_json(dict(weights=sha256_file(files['weights']),
+                           config=sha256_file(files['plain_config']),
+                           data=adaptation.toy_meta_hash(data_root), n_bins=adaptation.N_BINS))
+    result_file = osp.join(entry_dir, 'zoo_result.json')
+    if osp.isfile(result_file):
+        with open(result_file) as f:
+            cached = json.load(f)
+        if cached.get('key') == key:
+            return cached
+    metrics = evaluate_checkpoint(files['plain_config'], files['weights'],
+                                  osp.join(entry_dir, 'eval'), n_bins=adaptation.N_BINS)
+    # IoUMetric rounds to 2 decimals (a float32 value: 2.96 arrives as 2.9600000381...).
+    result = dict(key=key, mIoU=round(float(metrics['mIoU']), 2),
+                  ECE=round(100 * float(metrics['ECE']), 2))
+    atomic_write(result_file, json.dumps(result, indent=1) + '\n')
+    return result
+
+
+# ------------------------------------------------------------------------------ metafiles
+def load_yaml(path):
+    with open(path, encoding='utf-8') as f:
+        return yaml.safe_load(f)
+
+
+def dump_yaml(path, data):
+    atomic_write(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100))
+
+
+def repo_model(config):
+    """(collection, model) of ``config`` in its folder's repository metafile."""
+    meta = load_yaml(osp.join(REPO, osp.dirname(config), 'metafile.yaml'))
+    model = next(m for m in meta['Models'] if m['Config'] == config)
+    collection = next(c for c in meta['Collections'] if c['Name'] == model['In Collection'])
+    return collection, model
+
+
+def results_entry(result, data_root):
+    return [dict(Task=TASK, Dataset=f'Toy target val ({data_root})',
+                 Metrics=dict(mIoU=result['mIoU'], ECE=result['ECE']))]
+
+
+def zoo_model(entry, files, result, zoo, data_root, seed, iters, source_name):
+    """One ``Models`` item of a zoo metafile (paths relative to the zoo folder)."""
+    _, model = repo_model(entry.config)
+    rel = functools.partial(osp.relpath, start=zoo)
+    metadata = dict(model.get('Metadata') or {})
+    metadata.update({'Seed': seed, 'Iterations': iters, 'Setting': entry.setting.upper(),
+                     'Test Config': rel(files['plain_config'])})
+    if source_name:
+        metadata['Source Model'] = source_name
+    return {'Name': model['Name'], 'In Collection': model['In Collection'],
+            'Config': rel(files['config']), 'Metadata': metadata,
+            'Results': results_entry(result, data_root), 'Weights': rel(files['weights']),
+            'Training log': rel(files['log'])}
+
+
+def write_zoo_metafiles(zoo, models):
+    """``<zoo>/<method>/metafile.yaml`` per method and ``<zoo>/model-index.yml``."""
+    imports = []
+    for method in sorted({method_of(e.config) for e, _ in models}):
+        items = [(e, m) for e, m in models if method_of(e.config) == method]
+        collections = []
+        for e, _ in items:
+            collection = dict(repo_model(e.config)[0])
+            if 'README' in collection:  # still the repository's README, from the zoo folder
+                collection['README'] = osp.relpath(osp.join(REPO, collection['README']), zoo)
+            if collection not in collections:
+                collections.append(collection)
+        path = osp.join(zoo, method, 'metafile.yaml')
+        dump_yaml(path, {'Collections': collections, 'Models': [m for _, m in items]})
+        imports.append(osp.relpath(path, zoo))
+    dump_yaml(osp.join(zoo, 'model-index.yml'), {'Import': imports})
+
+
+def write_repo_results(models, data_root):
+    """Replace the ``Results`` of the zoo's models in the repository's metafiles."""
+    for method in sorted({method_of(e.config) for e, _ in models}):
+        path = osp.join(REPO, 'configs', method, 'metafile.yaml')
+        meta = load_yaml(path)
+        for e, zm in models:
+            if method_of(e.config) != method:
+                continue
+            model = next(m for m in meta['Models'] if m['Config'] == e.config)
+            model['Results'] = zm['Results']
+        dump_yaml(path, meta)
+        print(f'[zoo] {osp.relpath(path, REPO)}: Results replaced', flush=True)
+
+
+def write_readme(zoo, models):
+    lines = ['# Toy model zoo', '', 'Written by `tools/benchmark/zoo.py`. Each number is '
+             'reproduced, from the repository root, by the command of its row.', '',
+             '| model | setting | target mIoU | target ECE (%) | weights | check |',
+             '| --- | --- | --- | --- | --- | --- |']
+    for e, m in models:
+        metrics = m['Results'][0]['Metrics']
+        plain = osp.join(zoo, m['Metadata']['Test Config'])
+        weights = osp.join(zoo, m['Weights'])
+        lines.append(f"| {m['Name']} | {e.setting} | {metrics['mIoU']:.2f} | "
+                     f"{metrics['ECE']:.2f} | {m['Weights']} | "
+                     f'`python tools/test.py {plain} {weights}` |')
+    atomic_write(osp.join(zoo, 'README.md'), '\n'.join(lines) + '\n')
+
+
+# ------------------------------------------------------------------------------ main
+def print_list(entries):
+    print('zoo entries:')
+    for e in entries:
+        src = f', from {adaptation.SOURCES[e.network][0]}' if e.adapts else ''
+        print(f'  {e.name} ({e.setting}{src}): {e.config}')
+    print('not in the zoo:')
+    for config, why in not_in_zoo().items():
+        print(f'  {config}: {why}')
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.chdir(REPO)
+    if args.list:
+        print_list(args.entries)
+        return
+    n_train, n_val, h, w = args.toy_size
+    adaptation.toy.generate(args.data, progress=False, num_train=n_train, num_val=n_val,
+                            height=h, width=w)
+    edit = None
+    if args.quick:
+        edit = functools.partial(shorten_schedule, iters=args.quick, image_size=(h, w))
+    source_ckpts, models = {}, []
+    for entry in args.entries:
+        work = osp.join(args.work_dir, run_name(entry.name, args.seed))
+        opts = [f'randomness.seed={args.seed}']
+        source_name = None
+        if entry.adapts:
+            source_name = adaptation.SOURCES[entry.network][0]
+            opts.append(f'load_from={source_ckpts[source_name]}')
+            source_name = stem_of(adaptation.SOURCES[entry.network][2])  # its zoo model
+        ckpt = train_config(entry.config, work, opts, desc=f'{entry.name} seed {args.seed}',
+                            data_root=args.data, edit=edit)
+        source_ckpts[entry.name] = ckpt
+        entry_dir = osp.join(args.zoo, method_of(entry.config), stem_of(entry.config))
+        files = publish_entry(entry, ckpt, work, entry_dir, args.data, edit)
+        result = evaluate_entry(files, entry_dir, args.data)
+        iters = read_manifest(work)['max_iters']
+        models.append((entry, zoo_model(entry, files, result, args.zoo, args.data, args.seed,
+                                        iters, source_name)))
+        print(f"[zoo] {entry.name}: mIoU {result['mIoU']:.2f}, ECE {result['ECE']:.2f} -> "
+              f"{files['weights']}", flush=True)
+        # After every entry, so an interrupted zoo keeps what it finished.
+        write_zoo_metafiles(args.zoo, models)
+        write_readme(args.zoo, models)
+    if args.write_repo_metafiles:
+        write_repo_results(models, args.data)
+    with open(osp.join(args.zoo, 'README.md')) as f:
+        print(f.read())
+
+
+if __name__ == '__main__':
+    main()
