@@ -19,7 +19,10 @@ model = dict(
              prototypes=dict(_base_.method_model.aux.prototypes, num_classes=19)))
 default_hooks = _base_.method_hooks
 model_wrapper_cfg = _base_.method_model_wrapper_cfg
-train_dataloader = dict(persistent_workers=True, dataset=_base_.cityscapes640_easy_hard_dataset)
+# _delete_: the pairs replace the base's single-image train dataset (merged, its keys would reach
+# EasyHardPairDataset)
+train_dataloader = dict(persistent_workers=True,
+                        dataset=dict(_base_.cityscapes640_easy_hard_dataset, _delete_=True))
 train_cfg = dict(
     _delete_=True,
     type='EntropySplitLoop',
