@@ -1,10 +1,11 @@
 """ATP's toy stages in order (A -> T -> P, the black-box distillation), in-process as mmseg's
 tools/train.py runs them, on tiny images: what each stage trains and keeps, exact resume of P,
 that the black-box stages never read the source weights, the bad-input errors, and that the
-real-data configs build."""
+real-data configs build (Cityscapes -> ACDC: on a tiny ACDC layout)."""
 import glob
 import json
 import os.path as osp
+import re
 import sys
 
 import pytest
@@ -169,10 +170,61 @@ def test_bad_inputs_are_named(toy, stages, tmp_path):
         MODELS.build(dict(cfg.model, frozen_classifier='decode_head.conv_seg'))
 
 
-@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(REPO, 'configs', 'atp',
-                                                           'atp-*mitb5*gta5*.py'))),
-                         ids=osp.basename)
-def test_public_code_setting_configs_build(path):
+# The public-code (DAFormer MiT-B5) configs: GTA5 -> Cityscapes (each with its SYNTHIA twin) and
+# Cityscapes -> ACDC (all conditions and each condition).
+MITB5 = sorted(p for p in glob.glob(osp.join(REPO, 'configs', 'atp', 'atp-*mitb5*.py'))
+               if 'synthia' not in p)
+
+
+@pytest.fixture(scope='module')
+def acdc_root(tmp_path_factory):
+    """One frame per condition and split of ACDC's layout, 16:9 as ACDC's 1920x1080."""
+    from test_datasets.test_acdc import write_acdc
+    root = str(tmp_path_factory.mktemp('data') / 'acdc')
+    write_acdc(root, conditions=('fog', 'night', 'rain', 'snow'), splits=('train', 'val'), num=1,
+               shape=(36, 64))
+    return root
+
+
+def acdc_datasets(node, where=''):
+    """``(where, dataset config)`` of every ACDCDataset in a config tree."""
+    if isinstance(node, dict):
+        if node.get('type') == 'ACDCDataset':
+            yield where, node
+        for k, v in node.items():
+            yield from acdc_datasets(v, f'{where}.{k}')
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            yield from acdc_datasets(v, f'{where}.{i}')
+
+
+def check_acdc_datasets(cfg, path, root):
+    """Every ACDC dataset a run uses reads the file name's condition(s): train images unlabelled
+    (source-free), ACDC val with labels for evaluation; each builds and loads on the layout."""
+    from mmseg.registry import DATASETS
+    match = re.search(r'acdc-(fog|night|rain|snow)-640x640', path)
+    want = (match.group(1), ) if match else ('fog', 'night', 'rain', 'snow')
+    used = [d for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg')
+            for d in acdc_datasets(cfg[key], key)]
+    assert {w.split('.')[0] for w, _ in used} >= {'train_dataloader', 'val_dataloader',
+                                                 'test_dataloader'}
+    for where, ds in used:
+        assert tuple(ds.conditions) == want, (where, ds.conditions)
+        labelled = where.startswith(('val_', 'test_'))
+        assert ds.split == ('val' if labelled else 'train'), where
+        assert ('seg_map_path' in ds.data_prefix) == labelled, where
+        assert ds.data_root == 'data/acdc'
+        dataset = DATASETS.build(dict(ds, data_root=root))
+        assert len(dataset) == len(want), where
+        assert dataset[0]['inputs'].shape[-2:] in ((720, 1280), (640, 640)), where
+    if 'propagate' in path:
+        assert cfg.train_cfg.rank_dataloader.dataset.pipeline[1].scale == (1280, 720)
+    if 'teach' in path:
+        assert tuple(cfg.model.student.data_preprocessor.size) == (720, 1280)
+
+
+@pytest.mark.parametrize('path', MITB5, ids=osp.basename)
+def test_public_code_setting_configs_build(path, acdc_root):
     from mmseg.registry import MODELS
     cfg = Config.fromfile(path)
     cfg.model.student.backbone.init_cfg = None
@@ -182,8 +234,14 @@ def test_public_code_setting_configs_build(path):
     trainable = {n for n, p in model.student.named_parameters() if p.requires_grad}
     if 'align' in path:
         assert trainable and not any(n.startswith('decode_head.conv_seg') for n in trainable)
-    synthia = Config.fromfile(path.replace('gta5', 'synthia'))
-    assert synthia.val_evaluator[0].subsets == 'synthia19'
+    if 'propagate' in path:  # nothing of the single-image train dataset merged into the pairs
+        assert set(cfg.train_dataloader.dataset) == {'type', 'dataset'}
+    if 'gta5' in path:
+        synthia = Config.fromfile(path.replace('gta5', 'synthia'))
+        assert synthia.val_evaluator[0].subsets == 'synthia19'
+    else:
+        assert 'cityscapes-to-acdc' in path
+        check_acdc_datasets(cfg, path, acdc_root)
 
 
 def test_online_ema_teach_base_uses_the_teachers_negatives():

@@ -1,4 +1,4 @@
-"""GTA5 and SYNTHIA converters on tiny files in the real raw formats and folder layouts."""
+"""GTA5, SYNTHIA and ACDC converters on tiny files in the real raw formats and folder layouts."""
 import importlib
 import json
 import os
@@ -22,7 +22,7 @@ def conv():
     try:
         yield {
             name: importlib.import_module(name)
-            for name in ('gta', 'synthia', 'train_id_conversion')
+            for name in ('gta', 'synthia', 'acdc', 'train_id_conversion')
         }
     finally:
         sys.path.remove(CONVERTERS)
@@ -252,6 +252,38 @@ def test_resume_skips_done_files_and_overwrite_redoes_them(conv, tmp_path):
     conv['gta'].main([root, '--nproc', '1', '--overwrite'])
     assert os.stat(outs[2]).st_mtime != 1000
     assert check_stats(root, root, 'labels', raws, 19) == stats_before
+
+
+def test_acdc_writes_missing_train_ids_from_label_ids(conv, tmp_path):
+    """A copy of ACDC with only ``*_gt_labelIds.png``: the converter writes the train ids the
+    dataset reads (ACDCDataset builds afterwards); a shipped train-id file is kept."""
+    from mmseg.registry import DATASETS
+    from test_datasets.test_acdc import write_acdc
+    root = str(tmp_path / 'acdc')
+    want = write_acdc(root, conditions=('night', 'snow'), train_ids=False)
+    with pytest.raises(FileNotFoundError, match='label files'):
+        DATASETS.build(dict(type='ACDCDataset', data_root=root, conditions='snow', split='val'))
+    conv['acdc'].main([root, '--conditions', 'night', 'snow', '--nproc', '1'])
+    names = sorted(want)
+    for rel in names:
+        np.testing.assert_array_equal(read(osp.join(root, 'gt', rel + '_gt_labelTrainIds.png')),
+                                      want[rel])
+    with open(osp.join(root, 'sample_class_stats.json')) as f:
+        files = [s['file'] for s in json.load(f)]
+    assert files == [osp.join('gt', n + '_gt_labelTrainIds.png') for n in names]
+    ds = DATASETS.build(dict(type='ACDCDataset', data_root=root, conditions=('night', 'snow'),
+                             split='val', pipeline=[dict(type='LoadAnnotations')]))
+    assert len(ds) == 4
+    # a train-id file that is there already (ACDC ships them) is not rewritten
+    kept = osp.join(root, 'gt', names[0] + '_gt_labelTrainIds.png')
+    cv2.imwrite(kept, np.zeros_like(want[names[0]]))
+    conv['acdc'].main([root, '--conditions', 'night', '--nproc', '1'])
+    assert not read(kept).any()
+    # a label without its image is named
+    img = osp.join(root, 'rgb_anon', names[0] + '_rgb_anon.png')
+    os.remove(img)
+    with pytest.raises(FileNotFoundError, match=f'{img} is missing'):
+        conv['acdc'].main([root, '--nproc', '1', '--conditions', 'night'])
 
 
 def test_interrupted_write_leaves_no_label(conv, tmp_path, monkeypatch):

@@ -1,6 +1,9 @@
-"""What the GTA5 and SYNTHIA converters share: id map -> train-id PNGs; resumable, atomic, parallel.
+"""What the GTA5, SYNTHIA and ACDC converters share: id map -> train-id PNGs; resumable, atomic,
+parallel.
 
-Each raw label ``<dir>/<name>.png`` gets ``<dir>/<name>_labelTrainIds.png`` (uint8, 255 = ignore).
+Each raw label ``<dir>/<name>.png`` gets ``<dir>/<name>_labelTrainIds.png`` (uint8, 255 = ignore);
+with ``raw_suffix='_labelIds.png'`` (ACDC), ``<dir>/<name>_labelIds.png`` gets
+``<dir>/<name>_labelTrainIds.png``.
 A label written before is read back instead of converted again (so a killed run resumes where it
 stopped, and its statistics still cover every file); ``overwrite=True`` converts everything again.
 Files are written under a temporary name and renamed, so a killed run never leaves a half-written
@@ -88,14 +91,17 @@ def image_size(path: str) -> tuple:
 
 
 def convert_pair(pair: tuple, read_label: Callable[[str], np.ndarray], lut: np.ndarray,
-                 stats_spaces: Dict[str, tuple], overwrite: bool) -> dict:
+                 stats_spaces: Dict[str, tuple], overwrite: bool, raw_suffix: str = '.png') -> dict:
     """Convert one label; return its class statistics per stats space and whether sizes match.
 
     ``stats_spaces``: name -> ``(lut over train ids or None, num_classes)``; each gives one record
     ``{'file': <train-id file>, '<class>': pixels, ...}`` of :func:`compute_class_stats`.
+    ``raw_suffix``: the end of the raw label's name that ``_labelTrainIds.png`` replaces.
     """
     img_path, label_path = pair
-    out_path = label_path[:-len('.png')] + OUT_SUFFIX
+    if not label_path.endswith(raw_suffix):
+        raise ValueError(f'label {label_path} does not end with {raw_suffix!r}')
+    out_path = label_path[:-len(raw_suffix)] + OUT_SUFFIX
     if overwrite or not osp.exists(out_path):
         train_ids = lut[read_label(label_path)]
         write_png_atomic(out_path, train_ids)
@@ -122,7 +128,8 @@ def convert_dataset(pairs: Sequence[tuple],
                     out_dir: str,
                     nproc: int = 1,
                     overwrite: bool = False,
-                    extra_stats: Optional[Dict[str, tuple]] = None) -> Dict[str, list]:
+                    extra_stats: Optional[Dict[str, tuple]] = None,
+                    raw_suffix: str = '.png') -> Dict[str, list]:
     """Convert every pair and write the rare-class-sampling statistics.
 
     The statistics of the train ids go to ``out_dir``; each ``extra_stats`` entry
@@ -130,7 +137,8 @@ def convert_dataset(pairs: Sequence[tuple],
     ``out_dir/subdir``. Their ``file`` entries are relative to the dataset ``root``
     (``labels/00001_labelTrainIds.png``), so they hold wherever the converter ran and wherever
     the dataset moves; ``DomainPairDataset`` matches them against the source dataset's
-    ``seg_map_path`` relative to its ``data_root``. Returns the records per output folder.
+    ``seg_map_path`` relative to its ``data_root``. ``raw_suffix``: see :func:`convert_pair`.
+    Returns the records per output folder.
     """
     spaces = {'': (None, max(id_map.values()) + 1), **(extra_stats or {})}
     func = partial(
@@ -138,7 +146,8 @@ def convert_dataset(pairs: Sequence[tuple],
         read_label=read_label,
         lut=id_lut(id_map),
         stats_spaces=spaces,
-        overwrite=overwrite)
+        overwrite=overwrite,
+        raw_suffix=raw_suffix)
     if nproc > 1:
         results = track_parallel_progress(func, list(pairs), nproc)
     else:

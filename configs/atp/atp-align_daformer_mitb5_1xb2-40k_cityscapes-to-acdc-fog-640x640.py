@@ -1,0 +1,6 @@
+# ATP align on Cityscapes -> ACDC fog: the all-conditions config on ACDC fog only
+# (its train images; its val images for evaluation).
+_base_ = ['./atp-align_daformer_mitb5_1xb2-40k_cityscapes-to-acdc-640x640.py']
+train_dataloader = dict(dataset=dict(conditions=('fog', )))
+val_dataloader = dict(dataset=dict(conditions=('fog', )))
+test_dataloader = dict(dataset=dict(conditions=('fog', )))
