@@ -54,7 +54,12 @@
    process that exits with its group alive may abort at interpreter shutdown (SIGABRT, "terminate
    called without an active exception": gloo's worker threads outlive the interpreter), which
    fails a finished ``tools/dist_train.sh`` run at random. Initialising the group through mmengine
-   (``init_dist``) registers an exit handler that destroys it while the interpreter is alive.
+   (``init_dist``) registers an exit handler that destroys it while the interpreter is alive. That
+   alone did not end it: a finished ``tools/dist_test.sh`` run still aborted once in CI with the
+   group destroyed (the abort comes from C++ objects torn down after the interpreter), so the
+   repository's ``tools/train.py`` / ``tools/test.py`` end a finished multi-process run with
+   :func:`exit_finished_distributed_run`: exit handlers run, streams are flushed, and the process
+   leaves through ``os._exit`` without the teardown.
 10. mmengine initialises the model (``init_cfg``, e.g. ImageNet weights of the backbone) before it
    loads ``load_from`` or resumes, so an adaptation run started from a source checkpoint would need
    the ImageNet file only to overwrite it. A ``Pretrained`` initialisation of a submodule whose
@@ -69,6 +74,7 @@ import os
 import os.path as osp
 import random
 import re
+import sys
 import tempfile
 
 import numpy as np
@@ -226,6 +232,23 @@ def destroy_process_group_at_exit() -> None:
     """Destroy the default process group if one is alive (registered by ``init_dist``)."""
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.destroy_process_group()
+
+
+def exit_finished_distributed_run(code: int = 0) -> None:
+    """End a process whose multi-process run has finished: destroy the process group, run the
+    exit handlers (logging's, mmengine's, ...), flush the standard streams, then ``os._exit``.
+
+    Skips the C++ static teardown at interpreter exit, where gloo's threads can abort a run whose
+    work is done (compat item 9). Only for the end of a successful run: an exception should
+    propagate normally instead.
+    """
+    destroy_process_group_at_exit()
+    atexit.unregister(destroy_process_group_at_exit)
+    atexit._run_exitfuncs()  # noqa: SLF001 (CPython's exit handlers, run as at a normal exit)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _init_dist_pytorch(backend, init_backend='torch', **kwargs):

@@ -185,3 +185,21 @@ def test_process_group_destroyed_at_exit():
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'alive after init: True' in proc.stdout and 'alive at exit: False' in proc.stdout
+
+
+def test_finished_distributed_run_exits_without_teardown():
+    """The repository's tools end a finished multi-process run through
+    ``exit_finished_distributed_run``: the group is destroyed, every exit handler still runs,
+    buffered output is not lost, the exit code is kept, and nothing after it runs."""
+    code = ('import atexit, sys, torch.distributed as d, mmsfda; from mmengine.dist import init_dist; '
+            'from mmsfda.compat import exit_finished_distributed_run; '
+            "atexit.register(lambda: print('handler ran, group alive:', d.is_initialized())); "
+            "init_dist('pytorch', backend='gloo'); sys.stdout.write('buffered tail\\n'); "
+            "exit_finished_distributed_run(3); print('not reached')")
+    env = dict(os.environ, RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+               MASTER_PORT=str(free_port()))
+    proc = subprocess.run([sys.executable, '-c', code], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert 'buffered tail' in proc.stdout and 'not reached' not in proc.stdout
+    assert 'handler ran, group alive: False' in proc.stdout
