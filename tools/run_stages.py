@@ -43,13 +43,18 @@ same command after an interruption. A summary (per stage: what it started from, 
 handed on, each selection rule's pick with its metrics, the label-free vs oracle comparison and the
 correlations when the stage's selection hook computed them) is printed and written atomically to
 ``<work-dir>/summary.json``.
+
+From Python, :func:`run_stages` also takes ``edit``, a callable that changes every stage's parsed
+config in place (``train_config``'s ``edit``; ``tools/benchmark/zoo.py --quick`` shortens every
+stage with :func:`mmsfda.apis.shorten_schedule` this way). An edit is part of each stage's resolved
+config and run key, so a stage finished without it is redone, not reused.
 """
 import argparse
 import json
 import os.path as osp
 import re
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -186,7 +191,8 @@ def _stage_summary(stage: dict, work_dir: str, load_from: Optional[str], checkpo
 
 
 def run_stages(stages_file: str, work_dir: str, seed: int = 0, data_root: Optional[str] = None,
-               cfg_options: Sequence[str] = (), select: Optional[Dict[str, str]] = None) -> dict:
+               cfg_options: Sequence[str] = (), select: Optional[Dict[str, str]] = None,
+               edit: Optional[Callable] = None) -> dict:
     """Train every stage of ``stages_file`` in order; returns the summary (also in summary.json).
 
     Args:
@@ -197,6 +203,11 @@ def run_stages(stages_file: str, work_dir: str, seed: int = 0, data_root: Option
             file's ``data_root`` to this one.
         cfg_options (Sequence[str]): ``KEY=VALUE`` (every stage) or ``NAME:KEY=VALUE``.
         select (dict, optional): ``{stage name: rule}`` replacing the stages' ``select``.
+        edit (callable, optional): Changes every stage's parsed ``Config`` in place after its
+            options, data root and ``load_from`` (``train_config``'s ``edit``, e.g.
+            ``functools.partial(shorten_schedule, iters=2)`` for a smoke run). What it changes is
+            in the stage's resolved config, hence in its run key: a finished stage trained
+            without the edit is redone, not reused.
 
     Raises:
         FileNotFoundError: A checkpoint a stage should start from is missing (names the stage,
@@ -231,7 +242,7 @@ def run_stages(stages_file: str, work_dir: str, seed: int = 0, data_root: Option
         print(f'[run_stages] stage {name}: {osp.relpath(stage["config"])}'
               + (f' from {load_from}' if load_from else ''), flush=True)
         last = train_config(stage['config'], stage_dir, opts, desc=f'stage {name}',
-                            data_root=data_root, old_root=spec['data_root'])
+                            data_root=data_root, old_root=spec['data_root'], edit=edit)
         chosen[name] = picked_checkpoint(stage_dir, stage['select']) if stage['select'] else last
         summary['stages'][name] = _stage_summary(stage, stage_dir, load_from, chosen[name])
         atomic_write(osp.join(work_dir, 'summary.json'), json.dumps(summary, indent=1) + '\n')

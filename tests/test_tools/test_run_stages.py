@@ -112,6 +112,31 @@ def test_rerun_skips_finished_stages_and_resumes_an_interrupted_one(pipeline):
     assert again['stages']['source'] == pipeline['summary']['stages']['source']
 
 
+def test_edit_reaches_every_stage_and_keys_its_run(pipeline, tmp_path):
+    from mmsfda.apis import shorten_schedule
+    # A copy of the finished pipeline: the edit changes every stage's resolved config, so no stage
+    # is reused from it (each is set aside and redone), and a rerun with the edit reuses them.
+    work = str(tmp_path / 'run')
+    shutil.copytree(pipeline['work'], work)
+    seen = []
+
+    def edit(cfg):
+        seen.append(osp.basename(cfg.filename))
+        shorten_schedule(cfg, iters=1)  # TINY trains 2 iterations; the edit comes after it
+
+    summary = run_stages(pipeline['stages'], work, 0, pipeline['data'], TINY, edit=edit)
+    assert seen == [osp.basename(SOURCE), osp.basename(ADAPT)]
+    for stage in ('source', 'adapt'):
+        resolved = Config.fromfile(glob.glob(osp.join(work, stage, 'config', '*.py'))[0])
+        assert resolved.train_cfg.max_iters == 1, stage
+        assert osp.isdir(osp.join(work, stage) + '.stale'), stage  # the unedited run, set aside
+    assert summary['stages']['adapt']['checkpoint'] == osp.join(work, 'adapt', 'iter_1.pth')
+    assert summary['stages']['adapt']['load_from'] == summary['stages']['source']['checkpoint']
+    before = {s: run_dirs(osp.join(work, s)) for s in ('source', 'adapt')}
+    assert run_stages(pipeline['stages'], work, 0, pipeline['data'], TINY, edit=edit) == summary
+    assert {s: run_dirs(osp.join(work, s)) for s in ('source', 'adapt')} == before
+
+
 def test_missing_stage_checkpoint_is_a_clear_error(pipeline, tmp_path):
     # A copy of the finished source stage (reused: same config, load_from and data), whose
     # selection names a checkpoint that is gone (e.g. removed by max_keep_ckpts).
