@@ -17,7 +17,8 @@ model = dict(
     mixture=dict(_base_.method_model.mixture,
                  translator=dict(type='FDATranslatedView', fda=dict(type='FDA', beta=0.05))),
     aux=dict(prototypes=dict(_base_.method_model.aux.prototypes, num_classes=10, feat_dim=32)))
-# (source, target) pairs; the target pipeline reads the round's offline labels.
+# (source, target) pairs: labelled toy source train and toy_target_offline.py's target train set,
+# whose pipeline reads the round's offline labels.
 train_dataloader = dict(
     dataset=dict(
         _delete_=True,
@@ -27,16 +28,7 @@ train_dataloader = dict(
             data_root='data/toy/source',
             data_prefix=dict(img_path='images/train', seg_map_path='labels/train'),
             pipeline={{_base_.toy_train_pipeline}}),
-        target=dict(
-            type='ToyCityDataset',
-            data_root='data/toy/target',
-            data_prefix=dict(img_path='images/train'),
-            pipeline=[
-                dict(type='CheckedLoadImageFromFile'),
-                dict(type='LoadPseudoLabels'),
-                dict(type='RandomFlip', prob=0.5),
-                dict(type='PackSegInputsWithWeights'),
-            ])))
+        target=_base_.train_dataloader.dataset))
 train_cfg = dict(
     _delete_=True,
     type='SelfTrainingLoop',

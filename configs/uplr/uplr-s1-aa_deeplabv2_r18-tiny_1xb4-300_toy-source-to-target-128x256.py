@@ -7,36 +7,23 @@ _base_ = [
     '../_base_/datasets/toy_uda.py', '../_base_/default_runtime.py', '../_base_/schedules/adversarial_toy.py'
 ]
 model = dict(_base_.method_model, _delete_=True, student=_base_.model)
-# The sampler picks the source image (no rare-class sampling); the target image is uniform.
+# The sampler picks the source image (no rare-class sampling: toy_uda.py's pairs without it); the
+# target image is uniform.
 train_dataloader = dict(
-    batch_size=4,
-    num_workers=2,
-    persistent_workers=True,
     sampler=dict(_base_.soft_balance_sampler, _delete_=True),
     dataset=dict(
         _delete_=True,
         type='DomainPairDataset',
-        source=dict(
-            type='ToyCityDataset',
-            data_root='data/toy/source',
-            data_prefix=dict(img_path='images/train', seg_map_path='labels/train'),
-            pipeline={{_base_.toy_train_pipeline}}),
-        target=dict(
-            type='ToyCityDataset',
-            data_root='data/toy/target',
-            data_prefix=dict(img_path='images/train', seg_map_path='labels/train'),
-            pipeline={{_base_.toy_train_pipeline}})))
+        source=_base_.train_dataloader.dataset.source,
+        target=_base_.train_dataloader.dataset.target))
 # I^c and S_k: every target train image once, test pipeline. Its labels are not loaded.
 target_label_dataloader = dict(
     batch_size=4,
     num_workers=2,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(
-        type='ToyCityDataset',
-        data_root='data/toy/target',
-        data_prefix=dict(img_path='images/train'),
-        pipeline=[dict(type='CheckedLoadImageFromFile'), dict(type='PackSegInputs')]))
+    dataset=dict(_base_.toy_target_train_dataset,
+                 pipeline=[dict(type='CheckedLoadImageFromFile'), dict(type='PackSegInputs')]))
 default_hooks = dict(
     _base_.method_hooks,
     class_uncertainty=dict(_base_.method_hooks.class_uncertainty,

@@ -11,9 +11,7 @@ train_dataloader = dict(
     persistent_workers=False,  # rebuilt every round
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
-        type='CheckedCityscapesDataset',
-        data_root='data/cityscapes',
-        data_prefix=dict(img_path='leftImg8bit/train'),
+        _base_.cityscapes_train_dataset,
         pipeline=[
             dict(type='LoadImageFromFile'),
             dict(type='LoadPseudoLabels'),
@@ -28,9 +26,7 @@ cityscapes_label_dataloader = dict(
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(
-        type='CheckedCityscapesDataset',
-        data_root='data/cityscapes',
-        data_prefix=dict(img_path='leftImg8bit/train'),
+        _base_.cityscapes_train_dataset,
         pipeline=[
             dict(type='LoadImageFromFile'),
             dict(type='Resize', scale=(1024, 512), keep_ratio=True),

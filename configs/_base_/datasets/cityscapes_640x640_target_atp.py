@@ -14,15 +14,10 @@ cityscapes640_train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]
-cityscapes640_train_dataset = dict(
-    type='CheckedCityscapesDataset',
-    data_root='data/cityscapes',
-    data_prefix=dict(img_path='leftImg8bit/train'),
-    pipeline=cityscapes640_train_pipeline)
+cityscapes640_train_dataset = dict(_base_.cityscapes_train_dataset,
+                                   pipeline=cityscapes640_train_pipeline)
 cityscapes640_full_train_dataset = dict(
-    type='CheckedCityscapesDataset',
-    data_root='data/cityscapes',
-    data_prefix=dict(img_path='leftImg8bit/train'),
+    cityscapes640_train_dataset,
     pipeline=[
         dict(type='LoadImageFromFile'),
         dict(type='Resize', scale=(1280, 640), keep_ratio=True),
@@ -37,9 +32,7 @@ cityscapes640_rank_dataloader = dict(
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(
-        type='CheckedCityscapesDataset',
-        data_root='data/cityscapes',
-        data_prefix=dict(img_path='leftImg8bit/train'),
+        cityscapes640_train_dataset,
         pipeline=[
             dict(type='LoadImageFromFile'),
             dict(type='Resize', scale=(1280, 640), keep_ratio=True),

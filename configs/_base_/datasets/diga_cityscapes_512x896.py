@@ -17,9 +17,7 @@ diga_cityscapes_train_pipeline = [
 # Self-training: the round's offline labels (full resolution) move with the image; scales between
 # half and full resolution (DiGA mixes low-res and full-res streams, each rescaled by U(0.7, 1)).
 diga_cityscapes_selftrain_dataset = dict(
-    type='CheckedCityscapesDataset',
-    data_root='data/cityscapes',
-    data_prefix=dict(img_path='leftImg8bit/train'),
+    _base_.cityscapes_train_dataset,
     pipeline=[
         dict(type='LoadImageFromFile'),
         dict(type='LoadPseudoLabels'),
@@ -34,11 +32,8 @@ diga_cityscapes_full_res_dataloader = dict(
     num_workers=4,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(
-        type='CheckedCityscapesDataset',
-        data_root='data/cityscapes',
-        data_prefix=dict(img_path='leftImg8bit/train'),
-        pipeline=[dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]))
+    dataset=dict(_base_.cityscapes_train_dataset,
+                 pipeline=[dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]))
 tta_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='TestTimeAug',

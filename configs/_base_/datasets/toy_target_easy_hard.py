@@ -8,18 +8,11 @@ train_dataloader = dict(
     dataset=dict(
         _delete_=True,
         type='EasyHardPairDataset',
-        dataset=dict(
-            type='ToyCityDataset',
-            data_root='data/toy/target',
-            data_prefix=dict(img_path='images/train', seg_map_path='labels/train'),
-            pipeline={{_base_.toy_train_pipeline}})))
+        dataset=dict(_base_.train_dataloader.dataset, data_root='data/toy/target')))
 toy_rank_dataloader = dict(
     batch_size=4,
     num_workers=2,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(
-        type='ToyCityDataset',
-        data_root='data/toy/target',
-        data_prefix=dict(img_path='images/train'),
-        pipeline=[dict(type='CheckedLoadImageFromFile'), dict(type='PackSegInputs')]))
+    dataset=dict(_base_.toy_target_train_dataset,
+                 pipeline=[dict(type='CheckedLoadImageFromFile'), dict(type='PackSegInputs')]))

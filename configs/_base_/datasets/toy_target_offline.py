@@ -12,10 +12,8 @@ train_dataloader = dict(
     persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
+        _base_.toy_target_train_dataset,
         _delete_=True,
-        type='ToyCityDataset',
-        data_root='data/toy/target',
-        data_prefix=dict(img_path='images/train'),
         pipeline=[
             dict(type='CheckedLoadImageFromFile'),
             dict(type='LoadPseudoLabels'),
@@ -27,8 +25,5 @@ toy_label_dataloader = dict(
     num_workers=2,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(
-        type='ToyCityDataset',
-        data_root='data/toy/target',
-        data_prefix=dict(img_path='images/train', seg_map_path='labels/train'),
-        pipeline={{_base_.toy_test_pipeline}}))
+    dataset=dict(_base_.train_dataloader.dataset, data_root='data/toy/target',
+                 pipeline=_base_.toy_test_pipeline))
