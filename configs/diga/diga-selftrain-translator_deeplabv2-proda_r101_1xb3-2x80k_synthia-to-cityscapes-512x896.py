@@ -7,10 +7,4 @@ _base_ = [
     './diga-selftrain_deeplabv2-proda_r101_1xb3-2x80k_synthia-to-cityscapes-512x896.py',
     '../_base_/models/munit_lite.py'
 ]
-model = dict(
-    mixture=dict(translator=dict(
-        _delete_=True,
-        type='LearnedTranslatedView',
-        generator=_base_.munit_generator,
-        image_size=(512, 896),
-        checkpoint=None)))
+model = dict(mixture=dict(translator=dict(_base_.munit_translated_view, _delete_=True)))

@@ -7,10 +7,4 @@ _base_ = [
     './diga-selftrain_deeplabv2-proda_r18-tiny_1xb4-2x50_toy-source-to-target-128x256.py',
     '../_base_/models/munit_lite-tiny.py'
 ]
-model = dict(
-    mixture=dict(translator=dict(
-        _delete_=True,
-        type='LearnedTranslatedView',
-        generator=_base_.munit_generator,
-        image_size=_base_.crop_size,
-        checkpoint=None)))
+model = dict(mixture=dict(translator=dict(_base_.munit_translated_view, _delete_=True)))

@@ -6,17 +6,9 @@
 # U(0.7, 1) as in the warm-up [U]). Its last checkpoint is the load_from of
 # diga-warmup-translator_*_gta5-to-cityscapes-512x896.py (stages_gta5_translator.py).
 _base_ = [
-    '../_base_/models/munit_lite.py', '../_base_/methods/diga_translator.py',
-    '../_base_/datasets/diga_gta5_to_cityscapes_512x896.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/diga_translator_adam_poly.py'
+    '../_base_/methods/diga_translator_munit_lite.py',
+    '../_base_/datasets/diga_gta5_to_cityscapes_512x896.py'
 ]
-crop_size = (512, 896)
-model = dict(
-    _base_.diga_translator_model,
-    generator=_base_.munit_generator,
-    discriminator=_base_.munit_discriminator,
-    image_size=crop_size,
-    data_preprocessor=dict(_base_.diga_translator_model.data_preprocessor, size=crop_size))
 translator_gta5_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
@@ -26,7 +18,7 @@ translator_gta5_pipeline = [
                      [dict(type='RandomResize', scale=(1914, 1052), ratio_range=(0.7, 1.0),
                            keep_ratio=True)]],
          prob=[0.5, 0.5]),
-    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomCrop', crop_size=_base_.crop_size),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]

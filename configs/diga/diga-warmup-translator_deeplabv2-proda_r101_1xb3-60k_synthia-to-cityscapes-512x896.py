@@ -10,11 +10,5 @@ _base_ = [
     './diga-warmup_deeplabv2-proda_r101_1xb3-60k_synthia-to-cityscapes-512x896.py',
     '../_base_/models/munit_lite.py'
 ]
-model = dict(
-    mixture=dict(translator=dict(
-        _delete_=True,
-        type='LearnedTranslatedView',
-        generator=_base_.munit_generator,
-        image_size=(512, 896),
-        checkpoint=None)))
+model = dict(mixture=dict(translator=dict(_base_.munit_translated_view, _delete_=True)))
 train_dataloader = dict(dataset=dict(_delete_=True, **_base_.diga_synthia_dataset))

@@ -12,10 +12,4 @@ _base_ = [
     './diga-warmup-dg_deeplabv2-proda_r18-tiny_1xb4-300_toy-source-128x256.py',
     '../_base_/models/munit_lite-tiny.py'
 ]
-model = dict(
-    mixture=dict(translator=dict(
-        _delete_=True,
-        type='LearnedTranslatedView',
-        generator=_base_.munit_generator,
-        image_size=_base_.crop_size,
-        checkpoint=None)))
+model = dict(mixture=dict(translator=dict(_base_.munit_translated_view, _delete_=True)))

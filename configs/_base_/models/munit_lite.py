@@ -7,3 +7,8 @@
 # (LearnedTranslatedView needs the same generator arguments).
 munit_generator = dict(in_channels=3, base_channels=64, num_downsample=2, num_res_blocks=4)
 munit_discriminator = dict(base_channels=64, num_layers=4, num_scales=3)
+# The frozen translator of a consuming config's cross-domain mixture (its weights: the translator
+# checkpoint as load_from, or checkpoint=<file>):
+#   model = dict(mixture=dict(translator=dict(_base_.munit_translated_view, _delete_=True)))
+munit_translated_view = dict(type='LearnedTranslatedView', generator=munit_generator,
+                             image_size=(512, 896), checkpoint=None)
