@@ -20,6 +20,7 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
+        _delete_=True,  # not the source base's single dataset
         type='DomainPairDataset',
         source=diga_synthia_dataset,
         target=dict(_base_.cityscapes_train_dataset, pipeline=_base_.diga_cityscapes_train_pipeline)))
