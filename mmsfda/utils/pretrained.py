@@ -41,6 +41,28 @@ PRETRAINED: Dict[str, Dict[str, str]] = {
         source='mit_b5.pth of https://github.com/NVlabs/SegFormer (ImageNet-1k pretrained '
                'encoders, linked from its README)',
         command='python tools/model_converters/mit2mmseg.py mit_b5.pth {dst}'),
+    # The style augmentation of T2S-DA's DG view (StyleAugmentor): the published files, unchanged
+    # (the module takes their key names).
+    'styleaug_checkpoint_transformer.pth': dict(
+        what="the style-transfer network (Ghiasi et al.) of Jackson et al.'s style augmentation, "
+             "trained weights (T2S-DA's DG view, StyleAugmentor)",
+        source='styleaug/checkpoints/checkpoint_transformer.pth of '
+               'https://github.com/philipjackson/style-augmentation (also used by '
+               'https://github.com/Haochen-Wang409/StypeTransfer, the T2S-DA authors\' copy)',
+        command='cp checkpoint_transformer.pth {dst}'),
+    'styleaug_checkpoint_stylepredictor.pth': dict(
+        what="the Inception-v3 style predictor of Jackson et al.'s style augmentation (T2S-DA's "
+             "DG view, StyleAugmentor)",
+        source='styleaug/checkpoints/checkpoint_stylepredictor.pth of '
+               'https://github.com/philipjackson/style-augmentation',
+        command='cp checkpoint_stylepredictor.pth {dst}'),
+    'styleaug_checkpoint_embeddings.pth': dict(
+        what='the mean and covariance of the Painter-by-Numbers style embeddings and the mean '
+             "ImageNet embedding of Jackson et al.'s style augmentation (T2S-DA's DG view, "
+             'StyleAugmentor)',
+        source='styleaug/checkpoints/checkpoint_embeddings.pth of '
+               'https://github.com/philipjackson/style-augmentation',
+        command='cp checkpoint_embeddings.pth {dst}'),
 }
 
 
