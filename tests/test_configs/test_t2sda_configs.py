@@ -1,6 +1,6 @@
 """T2S-DA through mmseg's tools/train.py: the toy UDA (DAFormer and HRDA) and DG configs (tiny MiT,
-2 iterations, the contrastive state in the checkpoint) and the MiT-B5 GTA5/SYNTHIA -> Cityscapes
-configs build."""
+2 iterations, the contrastive state in the checkpoint; DG with the photometric and the learned style
+view) and the MiT-B5 GTA5/SYNTHIA -> Cityscapes configs build."""
 import glob
 import os.path as osp
 import subprocess
@@ -16,6 +16,8 @@ from test_engine.toy_self_training import make_source_checkpoint, make_toy_data,
 UDA = 'configs/t2sda/t2sda-daformer_mit-tiny_1xb4-300_toy-source-to-target-128x256.py'
 DG = 'configs/t2sda/t2sda-dg-daformer_mit-tiny_1xb4-300_toy-source-128x256.py'
 HRDA = 'configs/t2sda/t2sda-hrda_mit-tiny_1xb4-300_toy-source-to-target-128x256.py'
+DG_STYLE = 'configs/t2sda/t2sda-dg-style-augmentor-daformer_mit-tiny_1xb4-300_toy-source-128x256.py'
+DGS = (DG, DG_STYLE)
 
 
 @pytest.fixture(scope='module')
@@ -33,18 +35,19 @@ def dg_options(data, source):
                    'model.student.data_preprocessor.size=[64,128]']
 
 
-@pytest.mark.parametrize('config', [UDA, DG, HRDA], ids=['uda', 'dg', 'hrda'])
+@pytest.mark.parametrize('config', [UDA, DG, HRDA, DG_STYLE],
+                         ids=['uda', 'dg', 'hrda', 'dg-style-augmentor'])
 def test_toy_config_trains(toy, config):
     data, source, root = toy
     work = str(root / osp.basename(config))
-    opts = dg_options(data, source) if config == DG else uda_options(data, source)
+    opts = dg_options(data, source) if config in DGS else uda_options(data, source)
     proc = subprocess.run([sys.executable, mmseg_tool_path('train.py'), osp.join(REPO, config),
                            '--work-dir', work, '--cfg-options', *opts], cwd=REPO,
                           capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert 'mIoU' in out and 'src.loss_t2s' in out and 'src.t2s_classes' in out
-    assert (config != DG) == ('tgt.loss_pl_ce' in out) == ('tgt.t2s_classes' in out)
+    assert (config not in DGS) == ('tgt.loss_pl_ce' in out) == ('tgt.t2s_classes' in out)
     assert (config == HRDA) == ('src.decode.detail.loss_ce' in out)
     state = torch.load(osp.join(work, 'iter_2.pth'), map_location='cpu',
                        weights_only=False)['state_dict']
@@ -54,6 +57,10 @@ def test_toy_config_trains(toy, config):
         assert key in state, key
     assert state['aux.t2s_memory.prototype_valid'].any()
     assert torch.isfinite(state['aux.t2s_memory.prototypes']).all()
+    # the learned view is frozen: its networks and style statistics travel unchanged
+    assert (config == DG_STYLE) == ('pseudo_target.transformer.layers.0.conv.weight' in state)
+    if config == DG_STYLE:
+        assert 'pseudo_target.embedding_factor' in state
 
 
 REAL = sorted(glob.glob(osp.join(REPO, 'configs/t2sda/*mitb5*.py')))
@@ -73,10 +80,21 @@ def test_mitb5_configs_build(path):
     from mmengine.config import Config
     from mmengine.optim import build_optim_wrapper
     from mmseg.registry import MODELS
+    from mmsfda.utils.pretrained import PRETRAINED, SCHEME
     cfg = Config.fromfile(path)
     cfg.model.student.backbone.init_cfg = None
+    view = cfg.model.get('pseudo_target') or {}
+    if view.get('type') == 'StyleAugmentor':  # the published files, known to the table
+        assert sorted(view.weights) == ['embeddings', 'predictor', 'transformer']
+        for name in view.weights.values():
+            assert name.startswith(SCHEME) and name[len(SCHEME):] in PRETRAINED, name
+        view.weights = None  # not on CI: random networks of the published shapes
     model = MODELS.build(cfg.model)
     assert type(model).__name__ == ('T2SDGSegmentor' if '-dg-' in path else 'T2SDASegmentor')
+    if '-style-augmentor-' in path:  # the published networks' sizes
+        assert type(model.pseudo_target).__name__ == 'StyleAugmentor'
+        assert model.pseudo_target.predictor.fc.in_features == 768
+        assert len(model.pseudo_target.transformer.layers) == 11
     assert type(model.student).__name__ == ('HRDAEncoderDecoder' if '-hrda_' in path
                                             else 'EncoderDecoder')
     assert model.aux['projection'].in_channels == 256

@@ -367,8 +367,9 @@ class T2SDGSegmentor(T2SDASegmentor):
     """T2S-DA's domain-generalisation form: no target data at all.
 
     Trained on a plain source dataset (mmseg batches, no ``DomainPairDataset``): the student's
-    supervised loss on a stylised view of the source (``pseudo_target``; weight-free stand-ins:
-    ``StrongAugment`` photometric jitter with ``style_from=None``, or ``FDA`` with another source
+    supervised loss on a stylised view of the source (``pseudo_target``: the paper's learned
+    ``StyleAugmentor`` with ``style_from=None``, or the weight-free stand-ins ``StrongAugment``
+    photometric jitter with ``style_from=None`` (the default) or ``FDA`` with another source
     image's amplitude, ``style_from='source'``), and the contrastive pull of its features towards
     the teacher's clean-source prototypes with source negatives only. No pseudo-labels, mixing
     or target losses. ``setting`` is ``'uda'`` internally (the source step and the feature
