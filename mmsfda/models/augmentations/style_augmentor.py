@@ -21,7 +21,7 @@ of the published checkpoints (``checkpoint_transformer.pth``: ``state_dict_ghias
 without a converter (:meth:`StyleAugmentor.load_weights`).
 """
 import os.path as osp
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
