@@ -3,8 +3,8 @@ weight files (round trip, missing files, mismatched keys), frozen eval-mode netw
 import pytest
 import torch
 
-from mmsfda.models.augmentations.style_augmentor import (StyleAugmentor, StylePredictor,
-                                                         StyleTransformer)
+from mmsfda.models.augmentations.style_augmentor import StyleAugmentor
+from mmsfda.models.augmentations.style_networks import StylePredictor, StyleTransformer
 from mmsfda.utils.pretrained import PRETRAINED
 
 TINY = dict(transformer=dict(channels=(4, 8, 16), num_res_blocks=1), predictor=dict(width=1 / 16))
