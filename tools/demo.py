@@ -28,8 +28,8 @@ sys.path.insert(0, REPO)
 from mmengine.config import Config  # noqa: E402
 
 import mmsfda  # noqa: E402,F401
-from mmsfda.apis import (evaluate_checkpoint, read_manifest, run_name,  # noqa: E402
-                         shorten_schedule, train_config)
+from mmsfda.apis import (add_toy_run_options, evaluate_checkpoint, read_manifest,  # noqa: E402
+                         run_name, shorten_schedule, train_config)
 from mmsfda.visualization.reliability_diagram import (load_reliability,  # noqa: E402
                                                       plot_reliability)
 
@@ -55,12 +55,7 @@ def parse_args(argv=None):
     p.add_argument('--work-dir', default='work_dirs/demo')
     p.add_argument('--data', default='data/toy', help='toy benchmark root')
     p.add_argument('--seed', type=int, default=0, help='training seed')
-    p.add_argument('--toy-size', type=int, nargs=4, metavar=('TRAIN', 'VAL', 'H', 'W'),
-                   default=(400, 100, 128, 256),
-                   help='images per domain and size of the generated toy data')
-    p.add_argument('--quick', type=int, metavar='ITERS', default=None,
-                   help='smoke run: ITERS iterations per run, tiny batches (for tests; the '
-                        'numbers mean nothing)')
+    add_toy_run_options(p)
     return p.parse_args(argv)
 
 

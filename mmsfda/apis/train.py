@@ -50,6 +50,28 @@ def run_name(method: str, seed: int) -> str:
 MANIFEST = 'run_manifest.json'
 
 
+def read_cached_result(path: str, key: str) -> Optional[dict]:
+    """The JSON result cached in ``path`` if it was written for ``key`` (its ``'key'`` entry),
+    else ``None`` (no file, or one written for another run, dataset or setting)."""
+    if not osp.isfile(path):
+        return None
+    with open(path, encoding='utf-8') as f:
+        cached = json.load(f)
+    return cached if cached.get('key') == key else None
+
+
+def add_toy_run_options(parser) -> None:
+    """``--toy-size TRAIN VAL H W`` and ``--quick ITERS`` of ``tools/demo.py`` and the toy
+    benchmarks (an ``argparse.ArgumentParser``): the generated toy data's size and the smoke run
+    that :func:`~mmsfda.apis.shorten_schedule` makes of every run."""
+    parser.add_argument('--toy-size', type=int, nargs=4, metavar=('TRAIN', 'VAL', 'H', 'W'),
+                        default=(400, 100, 128, 256),
+                        help='images per domain and size of the generated toy data')
+    parser.add_argument('--quick', type=int, metavar='ITERS', default=None,
+                        help='smoke run: ITERS iterations per run, tiny batches (for tests; the '
+                             'numbers mean nothing)')
+
+
 def read_manifest(work_dir: str) -> Optional[dict]:
     """The manifest :func:`train_config` keeps in ``work_dir`` (``None`` if there is none)."""
     path = osp.join(work_dir, MANIFEST)

@@ -41,9 +41,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 import mmsfda  # noqa: E402,F401
-from mmsfda.apis import (evaluate_checkpoint, finished_run, read_manifest,  # noqa: E402
-                         run_name, sha256_json, shorten_schedule, train_config,
-                         training_wall_time)
+from mmsfda.apis import (add_toy_run_options, evaluate_checkpoint, finished_run,  # noqa: E402
+                         read_cached_result, read_manifest, run_name, sha256_json,
+                         shorten_schedule, train_config, training_wall_time)
 from mmsfda.utils import atomic_write  # noqa: E402
 
 #: Source-only runs, one per network: every baseline adapts the source model of its network.
@@ -121,12 +121,7 @@ def parse_args(argv=None):
                         'lives in <data>_<KIND>-<S>')
     p.add_argument('--only', nargs='*', help='baselines to run, by name or its first word, any '
                                              'case (e.g. tent dacs; default: all)')
-    p.add_argument('--toy-size', type=int, nargs=4, metavar=('TRAIN', 'VAL', 'H', 'W'),
-                   default=(400, 100, 128, 256),
-                   help='images per domain and size of the generated toy data')
-    p.add_argument('--quick', type=int, metavar='ITERS', default=None,
-                   help='smoke run: ITERS iterations per run, tiny batches (for tests; the '
-                        'numbers mean nothing)')
+    add_toy_run_options(p)
     p.add_argument('--report-only', action='store_true',
                    help='train and evaluate nothing: tables from the cached results that match '
                         '(missing ones are shown as -)')
@@ -214,11 +209,10 @@ def evaluate_one(work, ckpt, data_root, train_work, seed, cached_only, last):
         parts['checkpoint'] = stem
     key = sha256_json(parts)
     result_file = osp.join(work, 'benchmark_result.json' if last else f'benchmark_result_{stem}.json')
+    cached = read_cached_result(result_file, key)
+    if cached is not None:
+        return cached
     if osp.isfile(result_file):
-        with open(result_file) as f:
-            cached = json.load(f)
-        if cached.get('key') == key:
-            return cached
         print(f'[adaptation] {result_file}: re-evaluating: the run, data or evaluation settings '
               'changed since it was written', flush=True)
     if cached_only:

@@ -25,8 +25,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 import mmsfda  # noqa: E402,F401
-from mmsfda.apis import (evaluate_checkpoint, read_manifest, run_name,  # noqa: E402
-                         sha256_json, shorten_schedule, train_config)
+from mmsfda.apis import (add_toy_run_options, evaluate_checkpoint,  # noqa: E402
+                         read_cached_result, read_manifest, run_name, sha256_json,
+                         shorten_schedule, train_config)
 from mmsfda.utils import atomic_write  # noqa: E402
 from mmsfda.utils.repo_tools import load_repo_tool  # noqa: E402
 
@@ -43,11 +44,7 @@ def parse_args(argv=None):
                    help="the adaptation benchmark's work dir (its source and FDA runs are reused)")
     p.add_argument('--data', default='data/toy',
                    help='toy benchmark root (generated here when missing)')
-    p.add_argument('--toy-size', type=int, nargs=4, metavar=('TRAIN', 'VAL', 'H', 'W'),
-                   default=(400, 100, 128, 256),
-                   help='images per domain and size of the generated toy data')
-    p.add_argument('--quick', type=int, metavar='ITERS', default=None,
-                   help='smoke run: ITERS iterations per run (for tests; the numbers mean nothing)')
+    add_toy_run_options(p)
     return p.parse_args(argv)
 
 
@@ -59,11 +56,9 @@ def evaluate_ensemble(work, members, data_root, adaptation):
                            dataset=dataset, n_bins=adaptation.N_BINS,
                            data=adaptation.toy_meta_hash(data_root)))
     result_file = osp.join(work, 'benchmark_result.json')
-    if osp.isfile(result_file):
-        with open(result_file) as f:
-            cached = json.load(f)
-        if cached.get('key') == key:
-            return cached
+    cached = read_cached_result(result_file, key)
+    if cached is not None:
+        return cached
     os.makedirs(work, exist_ok=True)
     ckpt = osp.join(work, 'ensemble.pth')
     load_repo_tool('model_converters/make_ensemble').main(

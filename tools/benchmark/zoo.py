@@ -71,8 +71,9 @@ sys.path.insert(0, REPO)
 from mmengine.config import Config  # noqa: E402
 
 import mmsfda  # noqa: E402,F401
-from mmsfda.apis import (evaluate_checkpoint, load_config, read_manifest,  # noqa: E402
-                         run_name, sha256_json, shorten_schedule, train_config)
+from mmsfda.apis import (add_toy_run_options, evaluate_checkpoint, load_config,  # noqa: E402
+                         read_cached_result, read_manifest, run_name, sha256_json,
+                         shorten_schedule, train_config)
 from mmsfda.apis.config_utils import sha256_file  # noqa: E402
 from mmsfda.utils import atomic_write  # noqa: E402
 from mmsfda.utils.repo_tools import load_repo_tool  # noqa: E402
@@ -212,12 +213,7 @@ def parse_args(argv=None):
     p.add_argument('--only', nargs='*', help='entries by name, its first word or method folder, '
                                              'e.g. tent dacs t2sda (their source models are '
                                              'added; default: all)')
-    p.add_argument('--toy-size', type=int, nargs=4, metavar=('TRAIN', 'VAL', 'H', 'W'),
-                   default=(400, 100, 128, 256),
-                   help='images per domain and size of the generated toy data')
-    p.add_argument('--quick', type=int, metavar='ITERS', default=None,
-                   help='smoke run: ITERS iterations per run, tiny batches (for tests; the '
-                        'numbers mean nothing)')
+    add_toy_run_options(p)
     p.add_argument('--list', action='store_true',
                    help='print the zoo entries and the toy configs not in it; train nothing')
     p.add_argument('--write-repo-metafiles', action='store_true',
@@ -316,11 +312,9 @@ def evaluate_entry(files, entry_dir, data_root):
                            config=sha256_file(files['plain_config']),
                            data=adaptation.toy_meta_hash(data_root), n_bins=adaptation.N_BINS))
     result_file = osp.join(entry_dir, 'zoo_result.json')
-    if osp.isfile(result_file):
-        with open(result_file) as f:
-            cached = json.load(f)
-        if cached.get('key') == key:
-            return cached
+    cached = read_cached_result(result_file, key)
+    if cached is not None:
+        return cached
     metrics = evaluate_checkpoint(files['plain_config'], files['weights'],
                                   osp.join(entry_dir, 'eval'), n_bins=adaptation.N_BINS)
     # IoUMetric rounds to 2 decimals (a float32 value: 2.96 arrives as 2.9600000381...).

@@ -22,8 +22,7 @@ from typing import List, Sequence
 
 import numpy as np
 from gta import CITYSCAPES_ID_TO_TRAIN_ID
-from PIL import Image
-from train_id_conversion import convert_dataset
+from train_id_conversion import add_conversion_options, convert_dataset, read_8bit_label
 
 CONDITIONS = ('fog', 'night', 'rain', 'snow')
 IMG_SUFFIX = '_rgb_anon.png'
@@ -32,17 +31,8 @@ LABEL_SUFFIX = '_gt_labelIds.png'
 
 def read_acdc_label(path: str) -> np.ndarray:
     """The Cityscapes label ids of an ACDC ``*_gt_labelIds.png``, uint8 [H, W]."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-    except FileNotFoundError:
-        raise
-    except Exception as e:  # PIL raises several types for truncated / non-image files
-        raise ValueError(f'cannot read ACDC label {path}: {e}') from e
-    if img.mode not in ('L', 'P'):
-        raise ValueError(f'ACDC label {path} has PIL mode {img.mode}; *_gt_labelIds.png must be '
-                         '8-bit grey (L) PNGs of Cityscapes label ids')
-    return np.asarray(img)
+    return read_8bit_label(path, 'ACDC', '*_gt_labelIds.png must be 8-bit grey (L) PNGs of '
+                           'Cityscapes label ids')
 
 
 def find_acdc_pairs(root: str, conditions: Sequence[str], splits: Sequence[str],
@@ -84,11 +74,7 @@ def parse_args(argv=None):
     parser.add_argument('--splits', nargs='+', default=['train', 'val'],
                         help='split folders with labels (ACDC publishes train and val labels)')
     parser.add_argument('-o', '--out-dir', help='where the statistics go (default: acdc_path)')
-    parser.add_argument('--nproc', default=4, type=int, help='number of processes')
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='convert labels again even where a *_gt_labelTrainIds.png exists')
+    add_conversion_options(parser)
     return parser.parse_args(argv)
 
 

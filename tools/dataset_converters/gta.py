@@ -14,8 +14,8 @@ import argparse
 import os.path as osp
 
 import numpy as np
-from PIL import Image
-from train_id_conversion import convert_dataset, find_pairs
+from train_id_conversion import (add_conversion_options, convert_dataset, find_pairs,
+                                 read_8bit_label)
 
 #: Cityscapes label id -> train id (labelTrainIds); GTA5 uses the Cityscapes label ids.
 CITYSCAPES_ID_TO_TRAIN_ID = {
@@ -26,17 +26,8 @@ CITYSCAPES_ID_TO_TRAIN_ID = {
 
 def read_gta_label(path: str) -> np.ndarray:
     """The label ids of a GTA5 label PNG, uint8 [H, W] (palette indices of a palettised PNG)."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-    except FileNotFoundError:
-        raise
-    except Exception as e:  # PIL raises several types for truncated / non-image files
-        raise ValueError(f'cannot read GTA5 label {path}: {e}') from e
-    if img.mode not in ('P', 'L'):
-        raise ValueError(f'GTA5 label {path} has PIL mode {img.mode}; GTA5 labels must be '
-                         'palettised (P) or 8-bit grey (L) PNGs of Cityscapes label ids')
-    return np.asarray(img)
+    return read_8bit_label(path, 'GTA5', 'GTA5 labels must be palettised (P) or 8-bit grey (L) '
+                           'PNGs of Cityscapes label ids')
 
 
 def parse_args(argv=None):
@@ -45,11 +36,7 @@ def parse_args(argv=None):
     parser.add_argument('--img-dir', default='images', help='image folder under gta_path')
     parser.add_argument('--gt-dir', default='labels', help='label folder under gta_path')
     parser.add_argument('-o', '--out-dir', help='where the statistics go (default: gta_path)')
-    parser.add_argument('--nproc', default=4, type=int, help='number of processes')
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='convert labels again even where a train-id file exists')
+    add_conversion_options(parser)
     return parser.parse_args(argv)
 
 

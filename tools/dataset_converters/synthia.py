@@ -20,7 +20,7 @@ import os.path as osp
 
 import cv2
 import numpy as np
-from train_id_conversion import convert_dataset, find_pairs
+from train_id_conversion import add_conversion_options, convert_dataset, find_pairs
 
 from mmsfda.datasets.synthia import CITYSCAPES_CLASSES, SYNTHIA16_CLASSES
 
@@ -70,11 +70,7 @@ def parse_args(argv=None):
         default=19,
         choices=(19, 16),
         help=f'16: also write 16-class statistics to <out-dir>/{STATS16_DIR}/')
-    parser.add_argument('--nproc', default=4, type=int, help='number of processes')
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='convert labels again even where a train-id file exists')
+    add_conversion_options(parser)
     return parser.parse_args(argv)
 
 

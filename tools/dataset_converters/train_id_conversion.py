@@ -29,6 +29,36 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def read_8bit_label(path: str, dataset: str, expected: str) -> np.ndarray:
+    """The ids of an 8-bit label PNG (palette indices or grey values), uint8 [H, W].
+
+    Args:
+        path (str): The label file.
+        dataset (str): Named in the errors, e.g. ``'GTA5'``.
+        expected (str): What a label of ``dataset`` must be, said when the PNG's mode is not
+            ``P`` or ``L``.
+    """
+    try:
+        with Image.open(path) as img:
+            img.load()
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # PIL raises several types for truncated / non-image files
+        raise ValueError(f'cannot read {dataset} label {path}: {e}') from e
+    if img.mode not in ('P', 'L'):
+        raise ValueError(f'{dataset} label {path} has PIL mode {img.mode}; {expected}')
+    return np.asarray(img)
+
+
+def add_conversion_options(parser) -> None:
+    """``--nproc`` and ``--overwrite`` of every converter (an ``argparse.ArgumentParser``)."""
+    parser.add_argument('--nproc', default=4, type=int, help='number of processes')
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='convert labels again even where a train-id file exists')
+
+
 def id_lut(id_map: Dict[int, int]) -> np.ndarray:
     """Lookup table over every uint16 value: ``lut[label_id] = train_id``, unmapped ids -> 255."""
     lut = np.full(1 << 16, IGNORE_INDEX, dtype=np.uint8)
