@@ -1,4 +1,5 @@
-"""tools/benchmark/train_speed.py, label_throughput.py and fda.py run end to end and print tables.
+"""tools/benchmark/train_speed.py, label_throughput.py, fda.py and gmm.py run end to end and print
+tables.
 
 Smoke tests with tiny settings: every mode is in the table and every number is finite. They do not
 assert any speed (timings on a shared CPU are noise at this size).
@@ -90,6 +91,24 @@ def test_fda_benchmark_table():
     assert len(rows) == 2 and 'max |torch - numpy|' in proc.stdout
     diff = float(proc.stdout.split('max |torch - numpy| = ')[1].split()[0])
     assert diff < 1e-2
+
+
+def test_gmm_benchmark_table():
+    """The three columns (EM on the pixels, the labeler's streamed histogram, scikit-learn) agree:
+    the pixel EM to float32 rounding, the histogram to its quantisation."""
+    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'benchmark', 'gmm.py'),
+                           '--classes', '3', '--pixels', '5000', '--chunk', '4000', '--device',
+                           'cpu'], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = table(proc.stdout)
+    for cell in list(rows['wall time (s)'].values())[1:]:
+        assert math.isfinite(float(cell))
+    pixel_em, streamed = list(rows['max abs diff to scikit-learn (means / variances / weights)'
+                                   ].values())[1:3]
+    assert max(float(v) for v in pixel_em.split(' / ')) < 1e-5
+    assert max(float(v) for v in streamed.split(' / ')) < 2e-3  # bin width 1/2048, EM tol 1e-3
+    differ = list(rows['assignments differing from scikit-learn'].values())[1:3]
+    assert all(int(cell.split(' of ')[0]) <= 15 for cell in differ), differ  # of 15000
 
 
 def test_label_throughput_table():

@@ -102,7 +102,11 @@ class GMMLabeler(BasePseudoLabeler):
 
     def _accumulate(self, probs: Tensor, valid: Tensor, **ctx) -> None:
         pred, unc, valid = self.class_uncertainty.split(probs, valid)
-        pred, unc = pred[valid], unc[valid]
+        self.add_uncertainties(pred[valid], unc[valid])
+
+    def add_uncertainties(self, pred: Tensor, unc: Tensor) -> None:
+        """Add pixels to pass 1's statistics: ``pred`` [N] int64 predicted classes, ``unc`` [N]
+        their uncertainties in [0, 1] (what :meth:`accumulate` adds for each valid pixel)."""
         self.class_uncertainty.add(pred, unc)
         b = (unc * self.bins).long().clamp_(0, self.bins - 1)
         flat = torch.bincount(pred * self.bins + b, minlength=self.num_classes * self.bins)
