@@ -531,7 +531,8 @@ def _runner_init(self, *args, **kwargs):
                       val_dataloader=bound.get('val_dataloader'),
                       test_dataloader=bound.get('test_dataloader'),
                       train_cfg=bound.get('train_cfg'), default_hooks=bound.get('default_hooks'),
-                      custom_hooks=bound.get('custom_hooks'))
+                      custom_hooks=bound.get('custom_hooks'),
+                      config_setting=(bound.get('cfg') or {}).get('setting'))
     _mmengine_runner_init(self, *args, **kwargs)
 
 

@@ -25,7 +25,9 @@ objects are classified by the same rules (their class, ``metainfo`` and ``data_r
 The model's ``setting`` is read from the model config, or from the constructor's default when the
 config leaves it out (the first ``__init__`` along the class's MRO with a ``setting`` argument:
 ``BaseAdaptationSegmentor`` defaults to ``'sfda'``), or from a built
-model's ``setting`` attribute. A plain segmentor (no ``setting``) is not checked.
+model's ``setting`` attribute. A plain segmentor (no ``setting``) is checked when the config says
+``setting = 'sfda'`` at its top level (AdaBN: an mmseg ``EncoderDecoder`` adapted by a hook), and
+not otherwise.
 """
 import inspect
 import os.path as osp
@@ -173,7 +175,8 @@ def hook_dataloaders(hooks, prefix: str) -> dict:
 
 
 def check_source_free(model, train_dataloader=None, val_dataloader=None, test_dataloader=None,
-                      train_cfg=None, default_hooks=None, custom_hooks=None) -> None:
+                      train_cfg=None, default_hooks=None, custom_hooks=None,
+                      config_setting: Optional[str] = None) -> None:
     """Raise :class:`SourceDataError` if an SFDA model (``setting='sfda'``) would get source data.
 
     Args:
@@ -183,12 +186,15 @@ def check_source_free(model, train_dataloader=None, val_dataloader=None, test_da
         train_cfg (dict, optional): The train loop config (its ``label_dataloader`` is checked).
         default_hooks (dict, optional), custom_hooks (list, optional): Hooks (configs or objects);
             the ``dataloader`` of each is checked.
+        config_setting (str, optional): The config's top-level ``setting``: the setting of a model
+            that has none of its own (a plain segmentor); a model's own setting wins.
 
     Raises:
         SourceDataError: listing every source dataset (where it is in the config and why it
             counts as source).
     """
-    if model_setting(model) != 'sfda':
+    setting = model_setting(model)
+    if (config_setting if setting is None else setting) != 'sfda':
         return
     loaders = dict(train_dataloader=train_dataloader, val_dataloader=val_dataloader,
                    test_dataloader=test_dataloader)
@@ -200,6 +206,6 @@ def check_source_free(model, train_dataloader=None, val_dataloader=None, test_da
     if found:
         lines = '\n'.join(f'  {where}: {why}' for where, why in found)
         raise SourceDataError(
-            'source-free config (model setting="sfda") uses source data:\n' + lines +
+            'source-free config (setting="sfda") uses source data:\n' + lines +
             '\nA source-free run may read target data only: remove these datasets (or point them '
             'at target data), or use setting="uda". Rules: mmsfda/engine/source_free.py.')

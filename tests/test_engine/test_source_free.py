@@ -142,6 +142,22 @@ def test_source_dataset_anywhere_fails_the_build(tmp_path, where):
         _runner(cfg)
 
 
+def test_adabn_config_declares_it_is_source_free(tmp_path):
+    """AdaBN adapts a plain EncoderDecoder (no ``setting``): its config's top-level
+    ``setting='sfda'`` makes the build check its dataloaders all the same."""
+    cfg = Config.fromfile(osp.join(REPO, SFDA_CONFIGS['adabn'][0]))
+    assert cfg.setting == 'sfda' and 'setting' not in cfg.model
+    cfg.work_dir = str(tmp_path)
+    cfg.train_dataloader.dataset.data_root = 'data/toy/source'  # BN statistics of the source
+    with pytest.raises(SourceDataError, match=r"train_dataloader\.dataset: its data_root "
+                                               r"'data/toy/source'"):
+        _runner(cfg)
+    # the model's own setting wins over the config's
+    check_source_free(dict(type='SelfTrainingSegmentor', setting='uda'), cfg.train_dataloader,
+                      config_setting='sfda')
+    check_source_free(dict(type='EncoderDecoder'), cfg.train_dataloader, config_setting='uda')
+
+
 def test_uda_and_plain_configs_may_use_source_data(tmp_path):
     cfg = Config.fromfile(osp.join(
         REPO, 'configs/dacs/dacs_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py'))

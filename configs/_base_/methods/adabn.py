@@ -11,6 +11,9 @@
 #   --cfg-options default_hooks.bn_stats_warmup.momentum=0.1 \
 #       default_hooks.bn_stats_warmup.reset=False
 _base_ = ['../schedules/sgd_poly_iter.py']
+# Source-free: the model is a plain segmentor (no `setting` of its own), so the config says it; the
+# Runner build then fails if any dataloader of this config (or one it inherits) reads source data.
+setting = 'sfda'
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=0, val_interval=1)
 param_scheduler = []
 default_hooks = dict(
