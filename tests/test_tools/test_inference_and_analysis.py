@@ -59,6 +59,31 @@ def test_tta_runs_multi_scale_and_flip(toy):
     assert done and done[-1][0] == done[-1][1] and 'mIoU' in out, out[-3000:]
 
 
+def test_test_out_writes_predictions_with_two_metrics(toy):
+    """``tools/test.py --out DIR`` with our list of metrics (mmseg's own tool fails on a list):
+    one prediction PNG per test image in DIR, and both metrics still computed."""
+    data, ckpts, root = toy
+    out_dir = str(root / 'preds')
+    out = run([sys.executable, 'tools/test.py', SOURCE, ckpts['source'], '--work-dir',
+               str(root / 'out_test'), '--cfg-options',
+               f'test_dataloader.dataset.data_root={data}/source', 'test_dataloader.num_workers=0',
+               'test_dataloader.persistent_workers=False', '--out', out_dir])
+    assert 'mIoU' in out and 'ECE' in out
+    images = sorted(os.listdir(f'{data}/source/images/val'))
+    assert len(images) == 3 and sorted(os.listdir(out_dir)) == images
+
+
+def test_translate_test_out():
+    from mmsfda.utils.mmseg_tools import translate_test_out
+    argv = ['test.py', SOURCE, 'c.pth', '--out', 'preds', '--cfg-options', 'a=1']
+    assert translate_test_out(argv) == [
+        'test.py', SOURCE, 'c.pth', '--cfg-options', 'test_evaluator.0.output_dir=preds',
+        'test_evaluator.0.keep_results=True', 'a=1']
+    assert translate_test_out(['test.py', SOURCE, 'c.pth', '--out=p'])[-3:] == [
+        '--cfg-options', 'test_evaluator.0.output_dir=p', 'test_evaluator.0.keep_results=True']
+    assert translate_test_out(['test.py', SOURCE, 'c.pth']) == ['test.py', SOURCE, 'c.pth']
+
+
 def test_dist_test_two_processes(toy):
     data, ckpts, root = toy
     out = run(['bash', 'tools/dist_test.sh', SOURCE, ckpts['source'], '2', '--work-dir',
