@@ -7,12 +7,7 @@
 # (*-acdc-{night,fog,rain,snow}-640x640.py) inherit this one. A reconstruction, like the GTA5 one.
 # Run: tools/train.py CONFIG --cfg-options load_from=<Cityscapes source checkpoint>
 _base_ = [
-    '../_base_/models/daformer_mitb5.py', '../_base_/methods/atp_align.py',
-    '../_base_/datasets/acdc_640x640_target_atp.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/adamw_warmup_poly_40k.py'
+    '../_base_/methods/atp_align_mitb5.py',
+    '../_base_/datasets/acdc_640x640_target_atp.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/adamw_warmup_poly_40k.py'
 ]
-model = dict(
-    _base_.method_model, _delete_=True, frozen_classifier='decode_head.conv_seg',
-    student=dict(_base_.model, data_preprocessor=dict(_base_.model.data_preprocessor,
-                                                      size=(640, 640))),
-    target_losses=[dict(type='CurriculumEntropyLoss', rho_0=0.2, rho_iters=40000)])

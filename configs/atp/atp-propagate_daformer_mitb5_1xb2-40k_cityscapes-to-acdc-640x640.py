@@ -7,17 +7,10 @@
 # per-condition configs (*-acdc-{night,fog,rain,snow}-640x640.py) inherit this one.
 # Run: tools/train.py CONFIG --cfg-options load_from=<Teach checkpoint>
 _base_ = [
-    '../_base_/models/daformer_mitb5.py', '../_base_/methods/atp_propagate.py',
-    '../_base_/datasets/acdc_640x640_target_atp.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/adamw_warmup_poly_40k.py'
+    '../_base_/methods/atp_propagate_mitb5.py',
+    '../_base_/datasets/acdc_640x640_target_atp.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/adamw_warmup_poly_40k.py'
 ]
-model = dict(
-    _base_.method_model, _delete_=True,
-    student=dict(_base_.model, data_preprocessor=dict(_base_.model.data_preprocessor,
-                                                      size=(640, 640))),
-    aux=dict(proj_head=dict(_base_.method_model.aux.proj_head, in_channels=[64, 128, 320, 512],
-                            in_index=[0, 1, 2, 3], input_transform='resize_concat'),
-             prototypes=dict(_base_.method_model.aux.prototypes, num_classes=19)))
 default_hooks = _base_.method_hooks
 model_wrapper_cfg = _base_.method_model_wrapper_cfg
 # _delete_: the pairs replace the base's single-image train dataset (merged, its keys would reach

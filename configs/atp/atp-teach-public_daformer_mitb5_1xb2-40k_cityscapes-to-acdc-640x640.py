@@ -8,14 +8,11 @@
 # configs (*-acdc-{night,fog,rain,snow}-640x640.py) inherit this one.
 # Run: tools/train.py CONFIG --cfg-options load_from=<Align checkpoint>
 _base_ = [
-    '../_base_/models/daformer_mitb5.py', '../_base_/methods/atp_teach_public.py',
-    '../_base_/datasets/acdc_640x640_target_atp.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/adamw_warmup_poly_40k.py'
+    '../_base_/methods/atp_teach_public_mitb5.py',
+    '../_base_/datasets/acdc_640x640_target_atp.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/adamw_warmup_poly_40k.py'
 ]
-model = dict(
-    _base_.method_model, _delete_=True,
-    student=dict(_base_.model, data_preprocessor=dict(_base_.model.data_preprocessor,
-                                                      size=(720, 1280))),
-    crop=dict(_base_.method_model.crop, crop_size=(640, 640)))
+# The data preprocessor takes the whole resized image; the model crops it.
+model = dict(student=dict(data_preprocessor=dict(size=(720, 1280))))
 default_hooks = _base_.method_hooks
 train_dataloader = dict(dataset=_base_.acdc640_full_train_dataset)

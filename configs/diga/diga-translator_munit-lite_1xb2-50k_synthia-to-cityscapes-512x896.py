@@ -18,14 +18,11 @@ translator_synthia_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]
+# The dataset base's (SYNTHIA, Cityscapes) pairs through the translator's pipelines.
 train_dataloader = dict(
     batch_size=2,
-    dataset=dict(
-        _delete_=True,
-        type='DomainPairDataset',
-        source=dict(_base_.synthia_train_dataset, pipeline=translator_synthia_pipeline),
-        target=dict(_base_.cityscapes_train_dataset,
-                    pipeline=_base_.diga_translator_cityscapes_pipeline)))
+    dataset=dict(source=dict(pipeline=translator_synthia_pipeline),
+                 target=dict(pipeline=_base_.diga_translator_cityscapes_pipeline)))
 # No validation or test: the translator has no metric.
 val_dataloader = val_cfg = val_evaluator = None
 test_dataloader = test_cfg = test_evaluator = None

@@ -26,11 +26,9 @@ diga_gta5_mixed_res_pipeline = [
     dict(type='PackSegInputs'),
 ]
 diga_gta5_dataset = dict(_base_.gta5_train_dataset, pipeline=diga_gta5_pipeline)
+# The source base's loader (4 workers, infinite sampler) with batches of 3 pairs.
 train_dataloader = dict(
     batch_size=3,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         _delete_=True,  # not the source base's single dataset
         type='DomainPairDataset',

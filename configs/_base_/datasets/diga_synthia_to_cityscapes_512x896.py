@@ -14,11 +14,9 @@ diga_synthia_pipeline = [
     dict(type='PackSegInputs'),
 ]
 diga_synthia_dataset = dict(_base_.synthia_train_dataset, pipeline=diga_synthia_pipeline)
+# The source base's loader (4 workers, infinite sampler) with batches of 3 pairs.
 train_dataloader = dict(
     batch_size=3,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         _delete_=True,  # not the source base's single dataset
         type='DomainPairDataset',
