@@ -14,8 +14,14 @@ def mmseg_tool_path(name: str) -> str:
     return path
 
 
-#: Metrics that write prediction files when given ``output_dir`` (mmseg's IoUMetric and ours).
-_FILE_WRITING_METRICS = ('IoUMetric', 'SubsetIoUMetric')
+def writes_prediction_files(metric_type) -> bool:
+    """Whether a ``test_evaluator`` entry's ``type`` (a name or a class) is mmseg's ``IoUMetric``
+    or a subclass (ours, a user's), the metric that writes prediction files given ``output_dir``."""
+    import mmsfda  # noqa: F401  (registers our metrics)
+    from mmseg.evaluation import IoUMetric
+    from mmseg.registry import METRICS
+    cls = METRICS.get(metric_type) if isinstance(metric_type, str) else metric_type
+    return isinstance(cls, type) and issubclass(cls, IoUMetric)
 
 
 def translate_test_out(argv: List[str]) -> List[str]:
@@ -40,7 +46,7 @@ def translate_test_out(argv: List[str]) -> List[str]:
     evaluator = Config.fromfile(argv[1]).get('test_evaluator')
     if not isinstance(evaluator, (list, tuple)):
         return argv
-    index = next((i for i, m in enumerate(evaluator) if m.get('type') in _FILE_WRITING_METRICS),
+    index = next((i for i, m in enumerate(evaluator) if writes_prediction_files(m.get('type'))),
                  None)
     if index is None:
         raise ValueError(f'{argv[1]}: --out needs an IoU metric in test_evaluator to write the '

@@ -84,6 +84,31 @@ def test_translate_test_out():
     assert translate_test_out(['test.py', SOURCE, 'c.pth']) == ['test.py', SOURCE, 'c.pth']
 
 
+def test_translate_test_out_finds_iou_subclasses(tmp_path):
+    """A user's own IoUMetric subclass writes the predictions; a metric list without one fails."""
+    from mmseg.evaluation import IoUMetric
+    from mmseg.registry import METRICS
+
+    from mmsfda.utils.mmseg_tools import translate_test_out, writes_prediction_files
+
+    if 'UsersIoUMetricForTest' not in METRICS:
+        @METRICS.register_module()
+        class UsersIoUMetricForTest(IoUMetric):
+            pass
+    assert writes_prediction_files('UsersIoUMetricForTest')
+    assert writes_prediction_files(METRICS.get('UsersIoUMetricForTest'))
+    assert writes_prediction_files('SubsetIoUMetric') and not writes_prediction_files('CalibrationMetric')
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text(f"_base_ = ['{osp.abspath(SOURCE)}']\n"
+                   "test_evaluator = [dict(type='CalibrationMetric'), dict(type='UsersIoUMetricForTest')]\n")
+    assert translate_test_out(['test.py', str(cfg), 'c.pth', '--out', 'p'])[-2:] == [
+        'test_evaluator.1.output_dir=p', 'test_evaluator.1.keep_results=True']
+    cfg.write_text(f"_base_ = ['{osp.abspath(SOURCE)}']\n"
+                   "test_evaluator = [dict(type='CalibrationMetric')]\n")
+    with pytest.raises(ValueError, match='needs an IoU metric'):
+        translate_test_out(['test.py', str(cfg), 'c.pth', '--out', 'p'])
+
+
 def test_dist_test_two_processes(toy):
     data, ckpts, root = toy
     out = run(['bash', 'tools/dist_test.sh', SOURCE, ckpts['source'], '2', '--work-dir',
