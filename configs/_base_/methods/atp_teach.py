@@ -7,9 +7,7 @@
 # tau_n = 0.05 at a pixel [U], pushed down with -log(1 - p) (NegativeLearningLoss, the loss
 # Cal-SFDA's negative learning uses, in its 'threshold' configuration; negatives from the
 # student's own detached prediction, since offline labels carry no probabilities)
-# [U: lambda_neg = 1]. The student sees the target image through StrongAugment (colour jitter 0.2 +
-# Gaussian blur, the public atp_tta's augmentation), the labels come from the clean image: on the toy
-# benchmark this is what makes T improve on A (configs/atp/README.md, "Toy benchmark") [U].
+# [U: lambda_neg = 1].
 # A benchmark config sets the labeler's num_classes and a SelfTrainingLoop train_cfg:
 #   model = dict(_base_.method_model, _delete_=True, student=_base_.model,
 #                pseudo_labeler=dict(_base_.method_model.pseudo_labeler, num_classes=<C>))
@@ -24,6 +22,5 @@ method_model = dict(
         dict(type='NegativeLearningLoss', selection='threshold', tau_n=0.05, probs_from='student',
              loss_weight=1.0, loss_name='loss_neg'),
     ],
-    teacher_mode='eval',
-    strong_augment=dict(type='StrongAugment', color_jitter_strength=0.2))
+    teacher_mode='eval')
 method_hooks = dict(pseudo_label_stats=dict(type='PseudoLabelStatsHook', interval=50))
