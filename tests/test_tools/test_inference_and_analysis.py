@@ -97,10 +97,12 @@ def test_translate_test_out_finds_iou_subclasses(tmp_path):
             pass
     assert writes_prediction_files('UsersIoUMetricForTest')
     assert writes_prediction_files(METRICS.get('UsersIoUMetricForTest'))
-    assert writes_prediction_files('SubsetIoUMetric') and not writes_prediction_files('CalibrationMetric')
+    assert writes_prediction_files('SubsetIoUMetric')
+    assert not writes_prediction_files('CalibrationMetric')
     cfg = tmp_path / 'cfg.py'
     cfg.write_text(f"_base_ = ['{osp.abspath(SOURCE)}']\n"
-                   "test_evaluator = [dict(type='CalibrationMetric'), dict(type='UsersIoUMetricForTest')]\n")
+                   "test_evaluator = [dict(type='CalibrationMetric'),\n"
+                   "                  dict(type='UsersIoUMetricForTest')]\n")
     assert translate_test_out(['test.py', str(cfg), 'c.pth', '--out', 'p'])[-2:] == [
         'test_evaluator.1.output_dir=p', 'test_evaluator.1.keep_results=True']
     cfg.write_text(f"_base_ = ['{osp.abspath(SOURCE)}']\n"
