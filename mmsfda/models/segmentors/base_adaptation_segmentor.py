@@ -247,8 +247,12 @@ class BaseAdaptationSegmentor(BaseSegmentor):
 
         ``backbone.x`` becomes ``student.backbone.x`` and, with a teacher, ``teacher.backbone.x``
         (every top-level part of the student: backbone, decode head, a value head ...). Keys of
-        this class (under ``student.``/``teacher.``/``aux.``) are left as they are. Works in place on
-        ``state_dict`` and returns it (also used by :mod:`mmsfda.compat`'s load-time checks).
+        this class (under ``student.``/``teacher.``/``aux.``) are left as they are, except that a
+        checkpoint of a teacher-less stage (``student.`` keys, no ``teacher.`` key: an offline
+        self-training round, ATP's Align or Teach) also fills the teacher, buffers included, so an
+        EMA teacher starts as the loaded model and not as the network's initialisation. Works in
+        place on ``state_dict`` and returns it (also used by :mod:`mmsfda.compat`'s load-time
+        checks).
         """
         parts = set(SEGMENTOR_PARTS) | {n for n, _ in self.student.named_children()}
         targets = ['student'] + (['teacher'] if self.teacher is not None else [])
@@ -258,6 +262,10 @@ class BaseAdaptationSegmentor(BaseSegmentor):
             v = state_dict.pop(k)
             for t in targets:
                 state_dict[f'{prefix}{t}.{k[len(prefix):]}'] = v
+        student, teacher = f'{prefix}student.', f'{prefix}teacher.'
+        if self.teacher is not None and not any(k.startswith(teacher) for k in state_dict):
+            for k in [k for k in state_dict if k.startswith(student)]:
+                state_dict[teacher + k[len(student):]] = state_dict[k]
         return state_dict
 
     def to_plain_state_dict(self, state_dict: Optional[dict] = None, part: str = 'student') -> dict:

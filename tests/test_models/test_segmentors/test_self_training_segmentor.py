@@ -55,6 +55,28 @@ def test_plain_checkpoint_fills_student_and_teacher():
         assert torch.equal(model.teacher.state_dict()[k], v)
 
 
+def test_teacherless_stage_checkpoint_fills_the_teacher_buffers_included():
+    # E.g. ATP's Propagate (EMA teacher) from Teach's checkpoint (offline rounds: no teacher).
+    stage = build(target_losses=[dict(type='EntropyLoss')])
+    with torch.no_grad():
+        for k, v in stage.student.state_dict().items():
+            if v.is_floating_point():
+                v.normal_()  # running statistics included: the untrained ones are 0 and 1
+    model = build(teacher=True, target_losses=[dict(type='EntropyLoss')])
+    from mmengine.runner.checkpoint import load_state_dict
+    load_state_dict(model, copy.deepcopy(stage.state_dict()), strict=True)
+    for k, v in stage.student.state_dict().items():
+        assert torch.equal(model.teacher.state_dict()[k], v), k
+    # A checkpoint with its own teacher (a resume) keeps it.
+    ckpt = copy.deepcopy(model.state_dict())
+    ckpt['teacher.backbone.stem.1.running_mean'] += 1
+    load_state_dict(model, copy.deepcopy(ckpt), strict=True)
+    assert torch.equal(model.teacher.backbone.stem[1].running_mean,
+                       ckpt['teacher.backbone.stem.1.running_mean'])
+    assert not torch.equal(model.teacher.backbone.stem[1].running_mean,
+                           model.student.backbone.stem[1].running_mean)
+
+
 def test_plain_checkpoint_with_other_num_classes_is_an_error():
     cfg = student_cfg()
     cfg['decode_head']['num_classes'] = NUM_CLASSES + 1
