@@ -59,6 +59,7 @@ ABLATIONS = {
     'T2S-DA, no re-weighting': (T2SDA, ['model.reweighting=None'], 'uda'),
     'T2S-DA, no pseudo-target view (queries from clean source)':
         (T2SDA, ['model.pseudo_target=None'], 'uda'),
+    'T2S-DA, lambda_T2S 0.01 (default 0.1)': (T2SDA, ['model.t2s_loss.loss_weight=0.01'], 'uda'),
 }
 DG = {
     'source-only, continued (DG control: no style view, no T2S loss)':
