@@ -222,3 +222,14 @@ def test_fda_mbt_ensemble_of_three_betas(tmp_path):
     assert_runs_read_only(work, data, expected_runs=4)  # the source model and three members
     again = run_script('tools/benchmark/fda_mbt.py', '--data', data, '--work-dir', work, *QUICK)
     assert table_rows(again, 'FDA-MBT') == rows and 'redoing' not in again
+
+
+def test_diga_report_only_trains_nothing_and_names_the_missing_run(tmp_path):
+    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'benchmark', 'diga.py'),
+                           '--seeds', '1', '--work-dir', str(tmp_path), '--report-only'],
+                          capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert proc.returncode != 0
+    missing = osp.join(str(tmp_path), 'seed1', 'source', 'iter_300.pth')
+    assert f'--report-only: {missing} is missing' in proc.stderr, proc.stderr[-2000:]
+    assert '--seeds 1 --only source' in proc.stderr
+    assert not osp.exists(osp.join(str(tmp_path), 'seed1', 'source'))  # nothing was trained

@@ -25,10 +25,12 @@ models (last iteration) are evaluated on the other toy target shifts (unseen dom
 
     python tools/benchmark/diga.py [--seeds 0 1 2] [--work-dir work_dirs/diga_bench]
                                    [--shifts colour-2 fog-2 ...] [--data data/toy]
+                                   [--only RUN ... | --report-only]
 
 Runs go through mmseg's own tools/train.py (``train_config``: finished runs are reused by
 content, interrupted ones resume); seeds can run in separate processes (``--seeds 1``) and a last
-call over all seeds only collects them.
+call over all seeds only collects them (``--report-only``: never trains; a missing run is an
+error naming it).
 """
 import argparse
 import glob
@@ -167,9 +169,10 @@ MAX_ITERS = {'source': 300, 'warmup-dg': 300, 'warmup': 300, 'translator': 500,
              'warmup-translator': 300, 'selftrain': 100, 'dacs': 100}
 
 
-def train_runs(work, seed, root, only=RUNS, reuse=False):
+def train_runs(work, seed, root, only=RUNS, reuse=False, report_only=False):
     """Train the runs of one seed named in ``only`` (and what they start from); returns the final
-    checkpoints of the runs trained or reused."""
+    checkpoints of the runs trained or reused. ``report_only``: train nothing (a missing run is a
+    ``FileNotFoundError`` naming it)."""
     common = [f'randomness.seed={seed}']
     ckpts = {}
 
@@ -189,7 +192,11 @@ def train_runs(work, seed, root, only=RUNS, reuse=False):
             config, extra = {'source': SOURCE, 'warmup-dg': WARMUP_DG, 'warmup': WARMUP,
                              'translator': TRANSLATOR}[name], []
         final = osp.join(work, name, f'iter_{MAX_ITERS[name]}.pth')
-        if reuse and osp.isfile(final):
+        if report_only and not osp.isfile(final):
+            raise FileNotFoundError(
+                f'--report-only: {final} is missing (run {name!r} of seed {seed} has not '
+                f'finished); train it with --seeds {seed} --only {name}')
+        if (reuse or report_only) and osp.isfile(final):
             # Reporting only: a finished run is taken as it is (its resolved config is in
             # <run>/config/); --only checks it against the current configs and retrains if needed.
             ckpts[name] = final
@@ -203,10 +210,10 @@ def train_runs(work, seed, root, only=RUNS, reuse=False):
     return ckpts
 
 
-def diga_seed(work_dir, seed, data, shifts):
+def diga_seed(work_dir, seed, data, shifts, report_only=False):
     work = osp.join(work_dir, f'seed{seed}')
     root = None if osp.normpath(data) == TOY_ROOT else data
-    ckpts = train_runs(work, seed, root, reuse=True)
+    ckpts = train_runs(work, seed, root, reuse=True, report_only=report_only)
     source, dg = ckpts['source'], ckpts['warmup-dg']
     st = validations(osp.join(work, 'selftrain'))
     round_end = 50
@@ -245,7 +252,12 @@ def main():
     p.add_argument('--only', nargs='+', choices=RUNS,
                    help='only train these runs (and what they start from), report nothing: '
                         'independent runs can train in parallel processes')
+    p.add_argument('--report-only', action='store_true',
+                   help='train nothing: the tables of the finished runs (a missing run is an '
+                        'error naming it)')
     args = p.parse_args()
+    if args.only and args.report_only:
+        p.error('--only trains runs and --report-only trains nothing: give one of them')
     os.chdir(REPO)
     if args.only:
         for seed in args.seeds:
@@ -254,7 +266,8 @@ def main():
         return
     results, selections, shifted = {}, [], {}
     for seed in args.seeds:
-        rows, selection, shift_rows = diga_seed(args.work_dir, seed, args.data, args.shifts)
+        rows, selection, shift_rows = diga_seed(args.work_dir, seed, args.data, args.shifts,
+                                                    args.report_only)
         for k, v in rows.items():
             results.setdefault(k, []).append(v)
         selections.append(selection)
