@@ -60,6 +60,10 @@ ABLATIONS = {
     'T2S-DA, no pseudo-target view (queries from clean source)':
         (T2SDA, ['model.pseudo_target=None'], 'uda'),
     'T2S-DA, lambda_T2S 0.01 (default 0.1)': (T2SDA, ['model.t2s_loss.loss_weight=0.01'], 'uda'),
+    # DAFormer's step inside T2S-DA's machinery (its sampling draws from the same random stream):
+    # how far a run moves from DAFormer's with the same seed when only that stream changes.
+    'null control: T2S-DA with lambda_T2S 0 and no pseudo-target view':
+        (T2SDA, ['model.t2s_loss.loss_weight=0.0', 'model.pseudo_target=None'], 'uda'),
 }
 DG = {
     'source-only, continued (DG control: no style view, no T2S loss)':
