@@ -266,8 +266,8 @@ def main():
         return
     results, selections, shifted = {}, [], {}
     for seed in args.seeds:
-        rows, selection, shift_rows = diga_seed(args.work_dir, seed, args.data, args.shifts,
-                                                    args.report_only)
+        rows, selection, shift_rows = diga_seed(
+            args.work_dir, seed, args.data, args.shifts, args.report_only)
         for k, v in rows.items():
             results.setdefault(k, []).append(v)
         selections.append(selection)
