@@ -257,3 +257,29 @@ def test_version_check_names_versions_and_the_fix(monkeypatch):
     monkeypatch.setenv('MMSFDA_SKIP_VERSION_CHECK', '1')
     with pytest.warns(UserWarning, match='mmengine==0.11.1'):
         check_versions(dict(ok, mmengine='0.11.1'))
+
+
+def test_config_text_is_formatted_once_per_text(monkeypatch):
+    """A Runner asks for ``Config.pretty_text`` several times: yapf formats one text once, and
+    the memoised text is the one mmengine's formatting gives (compat item 11)."""
+    import uuid
+
+    from mmengine.config import Config
+
+    import mmsfda.compat as compat
+    real = compat._yapf_format_code
+    calls = []
+
+    def counting(text, **kwargs):
+        calls.append(text)
+        return real(text, **kwargs)
+    monkeypatch.setattr(compat, '_yapf_format_code', counting)
+    cfg = Config(dict(model=dict(type='Net', depth=18, widths=[1, 2, 3]),
+                      work_dir=f'/tmp/{uuid.uuid4().hex}'))  # a text no earlier test formatted
+    texts = [cfg.pretty_text, cfg.pretty_text, cfg.dump()]
+    assert len(calls) == 1 and texts[0] == texts[1] == texts[2]
+    assert texts[0] == real(calls[0], style_config=dict(
+        based_on_style='pep8', blank_line_before_nested_class_or_def=True,
+        split_before_expression_after_opening_paren=True))[0]
+    cfg.model.depth = 50  # another text: formatted anew
+    assert 'depth=50' in cfg.pretty_text and len(calls) == 2

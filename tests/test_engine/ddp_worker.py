@@ -11,6 +11,7 @@ import hashlib
 import json
 import os.path as osp
 import sys
+import time
 import traceback
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -73,11 +74,12 @@ def main():
     progress = open(f'{args.out}.rank{get_rank()}.progress', 'a', buffering=1)
     for job in jobs:
         progress.write(f"started {job['name']}\n")
+        start = time.perf_counter()
         try:
             records[job['name']] = run_job(job, args.data, args.work)
         except Exception:  # reported per job; the other rank fails alike or times out
             records[job['name']] = dict(ok=False, error=traceback.format_exc()[-4000:])
-        progress.write(f"finished {job['name']}\n")
+        progress.write(f"finished {job['name']} in {time.perf_counter() - start:.1f} s\n")
     gathered = all_gather_object(records)
     if get_rank() == 0:
         with open(args.out, 'w') as f:
