@@ -15,7 +15,7 @@ schedules stay the configs'. ``--batch N`` sets the batch size of every adaptati
 (the source model keeps its config's).
 
     python tools/benchmark/t2sda.py [--seeds 0 1 2] [--work-dir work_dirs/t2sda]
-        [--data data/toy] [--size 128 256] [--batch N] [--only main ablations dg]
+        [--data data/toy] [--size 128 256] [--batch N] [--only main ablations cost dg]
         [--runs NAME ...] [--similarity]
 
 Finished runs are reused (``train_config``'s content key) and interrupted ones resume; seeds can
@@ -65,12 +65,19 @@ ABLATIONS = {
     'null control: T2S-DA with lambda_T2S 0 and no pseudo-target view':
         (T2SDA, ['model.t2s_loss.loss_weight=0.0', 'model.pseudo_target=None'], 'uda'),
 }
+# The step-cost option (the teacher's clean-source forward is most of the loss's cost): keys,
+# prototype updates and source negatives from the teacher on every second step only; between
+# them the memory's prototypes and a queue of the last 64 keys per class.
+COST = {
+    'T2S-DA, teacher keys every 2nd step (queue of 64 keys per class)':
+        (T2SDA, ['model.key_interval=2', 'model.memory.queue_size=64'], 'uda'),
+}
 DG = {
     'source-only, continued (DG control: no style view, no T2S loss)':
         (T2SDG, ['model.pseudo_target=None', 'model.t2s_loss.loss_weight=0.0'], 'dg'),
     'T2S-DG (photometric stand-in views, no target data)': (T2SDG, [], 'dg'),
 }
-GROUPS = dict(main=MAIN, ablations=ABLATIONS, dg=DG)
+GROUPS = dict(main=MAIN, ablations=ABLATIONS, cost=COST, dg=DG)
 
 
 def fmt(values, digits=2):

@@ -31,6 +31,8 @@ method's segmentor comes from its toy config (``METHODS``) with the student repl
 * ``t2sda``: the DAFormer step plus T2S-DA's (FDA pseudo-target view carrying the source loss,
   teacher fwd on the clean source for keys and prototypes, projection heads, contrastive loss on
   source and reliable target queries); its cost over ``daformer`` is the method's.
+  ``t2sda-keys-every-2``: the same with the teacher's clean-source forward on every second step
+  only (``key_interval=2``; the other steps take the memory's prototypes and queued keys).
 
 Every mode runs ``train_step`` as mmengine's runner does (plus the EMA where the config has
 ``MeanTeacherHook``). ``--amp``: bf16 autocast (CUDA: mmengine's ``AmpOptimWrapper``; CPU:
@@ -88,6 +90,9 @@ METHODS = {
     # the contrastive loss (compare with 'daformer' in the same run).
     't2sda': ('configs/t2sda/t2sda-daformer_mit-tiny_1xb4-300_toy-source-to-target-128x256.py',
               'uda'),
+    't2sda-keys-every-2': (
+        'configs/t2sda/t2sda-daformer_mit-tiny_1xb4-300_toy-source-to-target-128x256.py', 'uda',
+        dict(key_interval=2, memory=dict(prototype_momentum=0.99, queue_size=64, queue_push=64))),
     # ATP's three steps (the propagate head reads the r18-tiny's 128 channels: --model r18-tiny);
     # the prototype contrast on from the first step.
     'atp-align': ('configs/atp/atp-align_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-'

@@ -114,6 +114,11 @@ class T2SDASegmentor(DAFormerSegmentor):
             (negative) target pixels. Defaults to 0.968 (DACS' threshold).
         target_queries (bool): Add reliable target pixels of the mixed image as queries.
         target_query_weight (float): Weight of ``tgt.loss_t2s``. Defaults to 1.0.
+        key_interval (int): The teacher's forward of the clean source (the keys: prototype update
+            and source negatives) runs on every ``key_interval``-th step; on the others the
+            prototypes are the memory's and the source negatives its queue, so a value above 1
+            needs ``memory.queue_size > 0``. 1 (default): every step, as in the paper. The forward
+            is most of the loss's cost (configs/t2sda/README.md, "Step cost").
         **kwargs: See :class:`DAFormerSegmentor`.
     """
 
@@ -129,6 +134,7 @@ class T2SDASegmentor(DAFormerSegmentor):
                  reliable_threshold: float = 0.968,
                  target_queries: bool = True,
                  target_query_weight: float = 1.0,
+                 key_interval: int = 1,
                  **kwargs):
         if reweight_score not in REWEIGHT_SCORES:
             raise ValueError(f'reweight_score must be one of {REWEIGHT_SCORES}, got '
@@ -137,6 +143,12 @@ class T2SDASegmentor(DAFormerSegmentor):
             raise ValueError(f'style_from must be one of {STYLE_FROM}, got {style_from!r}')
         if not 0 <= key_momentum <= 1:
             raise ValueError(f'key_momentum must be in [0, 1], got {key_momentum}')
+        if key_interval < 1:
+            raise ValueError(f'key_interval must be >= 1, got {key_interval}')
+        if key_interval > 1 and not (memory or {}).get('queue_size'):
+            raise ValueError(f'key_interval={key_interval} takes the source negatives of the steps '
+                             'without a teacher forward from the memory\'s queue: set '
+                             'memory.queue_size > 0')
         if not kwargs.get('teacher'):
             raise ValueError('T2S-DA takes its keys from an EMA teacher: set teacher=True')
         student_cls = MODELS.get(dict(kwargs.get('student', {})).get('type', ''))
@@ -172,6 +184,9 @@ class T2SDASegmentor(DAFormerSegmentor):
         self.reliable_threshold = reliable_threshold
         self.target_queries = target_queries
         self.target_query_weight = target_query_weight
+        self.key_interval = key_interval
+        # Steps taken: which ones compute keys (a buffer, so a resumed run continues the cycle).
+        self.register_buffer('t2s_step', torch.zeros((), dtype=torch.long))
         # Step-scoped hand-over between the named steps (cleared at the end of every step).
         self._teacher_feats: Optional[Tensor] = None
         self._target_pool: Optional[Tuple[Tensor, Tensor]] = None
@@ -196,6 +211,7 @@ class T2SDASegmentor(DAFormerSegmentor):
             outputs = self.student_forward(mixed.img)
             losses.update(add_prefix(self.target_loss(outputs, mixed.pseudo_labels, target),
                                      'tgt'))
+            self.t2s_step += 1
         finally:
             self._clear_step_state()
         return losses
@@ -286,14 +302,18 @@ class T2SDASegmentor(DAFormerSegmentor):
         labels = nearest_labels(gt, dec.shape[2:]).flatten()
         valid = (labels != IGNORE_INDEX) & (labels < self.num_classes)
         labels = labels[valid]
-        with torch.no_grad():
-            keys = pixels(self.aux['key_projection'](
-                self._decoder_features(self.teacher, source.img)))[valid]
         memory = self.aux['t2s_memory']
-        prototypes, prototype_valid = memory.update_prototypes(keys, labels)
-        memory.push('source', keys, labels)
+        if int(self.t2s_step) % self.key_interval == 0:
+            with torch.no_grad():
+                keys = pixels(self.aux['key_projection'](
+                    self._decoder_features(self.teacher, source.img)))[valid]
+            prototypes, prototype_valid = memory.update_prototypes(keys, labels)
+            memory.push('source', keys, labels)
+        else:  # no teacher forward: the memory's prototypes and queued source keys
+            prototypes, prototype_valid = memory.prototypes.clone(), memory.prototype_valid.clone()
+            keys = None
         tracker = self.aux['t2s_reweighting'] if 't2s_reweighting' in self.aux else None
-        empty = (keys.new_zeros(0, keys.shape[1]), labels.new_zeros(0))
+        empty = (prototypes.new_zeros(0, prototypes.shape[1]), labels.new_zeros(0))
         self._pools = KeyPools(
             prototypes, prototype_valid,
             memory.pool('source') if memory.queue_size else (keys, labels),
@@ -399,7 +419,9 @@ class T2SDGSegmentor(T2SDASegmentor):
         source = Branch(inputs, data_samples)
         try:
             self.update_key_projection()
-            return add_prefix(self.t2s_source_loss(source, self.pseudo_target_view(source, None)),
-                              'src')
+            losses = add_prefix(
+                self.t2s_source_loss(source, self.pseudo_target_view(source, None)), 'src')
+            self.t2s_step += 1
+            return losses
         finally:
             self._clear_step_state()

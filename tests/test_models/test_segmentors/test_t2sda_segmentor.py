@@ -98,6 +98,35 @@ def test_reweight_scores(score):
     assert model.aux['t2s_memory'].queue_len.sum() > 0
 
 
+def test_keys_every_second_step_come_from_the_memory_between():
+    """key_interval=2: the teacher's clean-source forward runs on steps 0, 2, 4; on 1 and 3 the
+    prototypes stay as they were and the source negatives are the queued keys; the step count
+    is a buffer (a resumed run continues the cycle)."""
+    model = build(key_interval=2, memory=dict(queue_size=16, queue_push=16))
+    teacher_forwards = []
+    features = model._decoder_features
+
+    def counting(net, img):
+        teacher_forwards.append(net is model.teacher and img.shape[0] == 2)
+        return features(net, img)
+    model._decoder_features = counting
+    mem = model.aux['t2s_memory']
+    for i in range(5):
+        before = mem.prototypes.clone()
+        source_calls = len(teacher_forwards)
+        log = step(model, uda_data())
+        # one teacher forward labels the target every step; the keys add a second on even steps
+        assert len(teacher_forwards) - source_calls == (2 if i % 2 == 0 else 1)
+        assert torch.equal(mem.prototypes, before) == (i % 2 == 1) or i == 0
+        assert float(log['src.loss_t2s']) > 0 and float(log['src.t2s_classes']) == NUM_CLASSES
+        assert all(torch.isfinite(torch.as_tensor(v)).all() for v in log.values())
+    assert int(model.state_dict()['t2s_step']) == 5
+    with pytest.raises(ValueError, match='memory.queue_size > 0'):
+        build(key_interval=2)
+    with pytest.raises(ValueError, match='key_interval must be >= 1'):
+        build(key_interval=0)
+
+
 def test_dg_trains_on_plain_source_batches():
     model = build(DG)
     assert 'pseudo_labeler' not in dict(model.named_children())
