@@ -301,7 +301,9 @@ def describe(mode: str) -> str:
     parts.append(f"{'mixed' if m.get('mixer') else 'student'} fwd/bwd ({losses})"
                  f"{', one backward of both' if one else ''}, SGD step")
     if m.get('t2s_loss'):
-        parts.append('T2S-DA: FDA view, teacher fwd on clean source, projection heads, '
+        every = m.get('key_interval', 1)
+        parts.append(f"T2S-DA: FDA view, teacher fwd on clean source"
+                     f"{f' once every {every} steps' if every > 1 else ''}, projection heads, "
                      'T2SContrastiveLoss')
     if m.get('masking'):
         parts.append(f"masked target fwd/bwd ({m.masking['type']})")
