@@ -303,7 +303,8 @@ class T2SDASegmentor(DAFormerSegmentor):
         valid = (labels != IGNORE_INDEX) & (labels < self.num_classes)
         labels = labels[valid]
         memory = self.aux['t2s_memory']
-        if int(self.t2s_step) % self.key_interval == 0:
+        # (the default reads no counter: int() of a GPU buffer would sync every step)
+        if self.key_interval == 1 or int(self.t2s_step) % self.key_interval == 0:
             with torch.no_grad():
                 keys = pixels(self.aux['key_projection'](
                     self._decoder_features(self.teacher, source.img)))[valid]
