@@ -60,6 +60,13 @@ ABLATIONS = {
     'T2S-DA, no pseudo-target view (queries from clean source)':
         (T2SDA, ['model.pseudo_target=None'], 'uda'),
     'T2S-DA, lambda_T2S 0.01 (default 0.1)': (T2SDA, ['model.t2s_loss.loss_weight=0.01'], 'uda'),
+    # The paper's figure fixes FDA-view queries only; reliable target pixels as queries are [U].
+    'T2S-DA, no target queries (FDA-view queries only)':
+        (T2SDA, ['model.target_queries=False'], 'uda'),
+    # Splits T2S-DA's change to DAFormer's step in two: the source CE taken on the FDA view (this
+    # row) and the contrastive loss on top of it (T2S-DA).
+    'T2S-DA with lambda_T2S 0 (source CE on the FDA view, no contrastive loss)':
+        (T2SDA, ['model.t2s_loss.loss_weight=0.0'], 'uda'),
     # DAFormer's step inside T2S-DA's machinery (its sampling draws from the same random stream):
     # how far a run moves from DAFormer's with the same seed when only that stream changes.
     'null control: T2S-DA with lambda_T2S 0 and no pseudo-target view':
