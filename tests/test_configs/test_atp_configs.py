@@ -67,6 +67,8 @@ def test_align_freezes_the_classifier(stages):
 def test_teach_trains_positive_and_negative_labels(stages):
     log = ''.join(open(p).read() for p in glob.glob(osp.join(stages['teach'], '*', '*.log')))
     assert 'tgt.loss_pl_ce' in log and 'tgt.loss_neg' in log
+    # the student learns the labels on a strongly augmented view (the toy default)
+    assert Config.fromfile(TOY['teach']).model.strong_augment.type == 'StrongAugment'
     assert osp.isfile(osp.join(stages['teach'], 'pseudo_labels', 'round_1', 'manifest.json'))
 
 
@@ -83,6 +85,15 @@ def test_propagate_split_prototypes_and_exact_resume(toy, stages, tmp_path):
     final = weights(ref / 'iter_4.pth')
     assert int(final['step']) == 4 and final['aux.prototypes.count'].sum() > 0
     assert any(k.startswith('aux.proj_head.') for k in final)
+    # the EMA teacher stays anchored to the Teach model (alpha 0.999 from the first step, no
+    # warm-up): after 4 steps it has moved about 0.001 x the sum of the students' moves (with
+    # DAFormer's warm-up it would be their mean: about half of the last student's move)
+    teach = weights(start)
+    params = [k[len('student.'):] for k in teach if k.startswith('student.') and 'conv' in k
+              and k.endswith('weight')]
+    moved = sum((final['teacher.' + k] - teach['student.' + k]).norm() for k in params)
+    drift = sum((final['student.' + k] - teach['student.' + k]).norm() for k in params)
+    assert drift > 0 and moved < 0.05 * drift, (moved, drift)
     # killed after iteration 3 (last checkpoint: 2), resumed: the same weights and state
     work = tmp_path / 'killed'
     with pytest.raises(Killed):

@@ -7,8 +7,10 @@ the same source run is reused, not retrained):
   pseudo-labels) -> P (entropy split, easy -> hard ClassMix, prototype contrast), each stage from
   the previous stage's last checkpoint (as ``configs/atp/stages_toy.py``);
 * ablations: A with plain entropy (rho = 1 throughout) instead of the curriculum; T without the
-  negative labels; T in the public code's form (EMA teacher, class-balanced crops relabelled,
-  every argmax label); each from the same starting checkpoint as the default;
+  negative labels; T on the clean target image instead of the strong view; P with DAFormer's
+  warmed-up EMA teacher (the public code's) instead of one anchored to T; T in the public code's
+  form (EMA teacher, class-balanced crops relabelled, every argmax label); each from the same
+  starting checkpoint as the default;
 * black-box: ``tools/atp_black_box_predictions.py`` writes the source model's predictions on the
   target train images (float16 probabilities), a fresh model is distilled from those files alone
   (KL), then A -> T -> P (as ``configs/atp/stages_black_box_toy.py``);
@@ -100,6 +102,17 @@ def drop_negative_labels(cfg):
                                if t['type'] != 'NegativeLearningLoss']
 
 
+def clean_view(cfg):
+    """Teach on the clean target image, the labels' own view (the ablation)."""
+    cfg.model.pop('strong_augment')
+
+
+def ramped_teacher(cfg):
+    """Propagate with the public code's EMA teacher: DAFormer's 1 - 1/(t+1) warm-up (the
+    ablation)."""
+    cfg.default_hooks.mean_teacher.ramp = True
+
+
 def plain_entropy(cfg):
     """Align with plain entropy on every pixel (rho = 1 throughout, the ablation)."""
     for t in cfg.model.target_losses:
@@ -183,6 +196,17 @@ def atp_seed(args, seed):
             if run(TEACH_PUBLIC, d, [*opts, f'load_from={align_ckpt}'],
                    desc=f'T public form {seed}'):
                 rows["variant: T in the public code's form"] = last_and_oracle(d)
+        teach_ckpt = osp.join(work, 'teach', 'iter_300.pth')
+        if osp.isfile(teach_ckpt):
+            d = osp.join(work, 'ablation_propagate_ramped_teacher')
+            if run(PROPAGATE, d, [*opts, f'load_from={teach_ckpt}'],
+                   desc=f'P ramped teacher {seed}', edit=ramped_teacher):
+                rows['ablation: P with the warmed-up EMA teacher'] = last_and_oracle(d)
+        if osp.isfile(align_ckpt):
+            d = osp.join(work, 'ablation_teach_clean_view')
+            if run(TEACH, d, [*opts, f'load_from={align_ckpt}'], desc=f'T clean view {seed}',
+                   edit=clean_view):
+                rows['ablation: T on the clean target image'] = last_and_oracle(d)
     if 'black-box' in args.parts:
         pred_dir = predictions(work, seed, source_ckpt, args.data, args.report_only)
         if pred_dir is not None:
@@ -202,7 +226,8 @@ def atp_seed(args, seed):
 
 ORDER = ['source-only', 'TENT', 'SHOT-IM', 'Cal-SFDA (its own ECE-loss source model)',
          'ATP after A', 'ATP after T', 'ATP after P', 'ablation: A with plain entropy',
-         'ablation: T without negative labels', "variant: T in the public code's form",
+         'ablation: T without negative labels', 'ablation: T on the clean target image',
+         'ablation: P with the warmed-up EMA teacher', "variant: T in the public code's form",
          'black-box: distilled', 'black-box: after A',
          'black-box: after T', 'black-box: after P']
 

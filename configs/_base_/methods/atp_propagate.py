@@ -30,8 +30,12 @@ method_model = dict(
         proj_head=dict(type='ProjectionHead', in_channels=2048, channels=512, num_convs=2),
         prototypes=dict(type='PrototypeEstimator', num_classes=19, channels=512,
                         memory_length=0)))
+# The teacher starts as the Teach model and stays anchored to it: alpha = 0.999 from the first
+# step, without DAFormer's 1 - 1/(t+1) warm-up (which the public code keeps), since that warm-up,
+# made for a teacher that starts untrained, makes the teacher the plain mean of the student's
+# iterates, so P's labels follow its drift away from T within the first iterations [U].
 method_hooks = dict(
-    mean_teacher=dict(type='MeanTeacherHook', momentum=0.999),
+    mean_teacher=dict(type='MeanTeacherHook', momentum=0.999, ramp=False),
     pseudo_label_stats=dict(type='PseudoLabelStatsHook', interval=50))
 # The projection head learns from step `contrast_begin` only: before it, DDP must allow unused
 # parameters.

@@ -7,7 +7,9 @@
 # tau_n = 0.05 at a pixel [U], pushed down with -log(1 - p) (NegativeLearningLoss, the loss
 # Cal-SFDA's negative learning uses, in its 'threshold' configuration; negatives from the
 # student's own detached prediction, since offline labels carry no probabilities)
-# [U: lambda_neg = 1].
+# [U: lambda_neg = 1]. The student learns the labels on a strongly augmented view of the target
+# image (StrongAugment: colour jitter 0.1 + blur; the public atp_tta's augmentation at half its
+# jitter) [U]: on the clean view (the labels' own) T did not improve on A on the toy benchmark.
 # A benchmark config sets the labeler's num_classes and a SelfTrainingLoop train_cfg:
 #   model = dict(_base_.method_model, _delete_=True, student=_base_.model,
 #                pseudo_labeler=dict(_base_.method_model.pseudo_labeler, num_classes=<C>))
@@ -22,5 +24,6 @@ method_model = dict(
         dict(type='NegativeLearningLoss', selection='threshold', tau_n=0.05, probs_from='student',
              loss_weight=1.0, loss_name='loss_neg'),
     ],
-    teacher_mode='eval')
+    teacher_mode='eval',
+    strong_augment=dict(type='StrongAugment', color_jitter_strength=0.1))
 method_hooks = dict(pseudo_label_stats=dict(type='PseudoLabelStatsHook', interval=50))
