@@ -1,6 +1,7 @@
 # ATP step T, bidirectional Teaching (../_base_/methods/atp_teach.py) on the toy benchmark: two
 # offline rounds of 150 iterations from the Align model, class-balanced positive labels
-# (proportion 0.2, then 0.25) and negative labels below tau_n = 0.05. Validated on target val.
+# (proportion 0.2, then 0.25) and negative labels below tau_n = 0.05, learnt on a strongly
+# augmented view of the target image (the base's). Validated on target val.
 # Run: tools/train.py CONFIG --cfg-options load_from=<Align checkpoint>
 _base_ = [
     '../_base_/models/deeplabv2_r18-tiny.py', '../_base_/methods/atp_teach.py',

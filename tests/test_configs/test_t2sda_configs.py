@@ -35,12 +35,14 @@ def dg_options(data, source):
                    'model.student.data_preprocessor.size=[64,128]']
 
 
-@pytest.mark.parametrize('config', [UDA, DG, HRDA, DG_STYLE],
-                         ids=['uda', 'dg', 'hrda', 'dg-style-augmentor'])
-def test_toy_config_trains(toy, config):
+@pytest.mark.parametrize('config,extra', [(UDA, []), (DG, []), (HRDA, []), (DG_STYLE, []),
+                                          (HRDA, ['model.source_loss_view=clean'])],
+                         ids=['uda', 'dg', 'hrda', 'dg-style-augmentor', 'hrda-clean-source-loss'])
+def test_toy_config_trains(toy, config, extra):
     data, source, root = toy
-    work = str(root / osp.basename(config))
+    work = str(root / (osp.basename(config) + ''.join(extra)))
     opts = dg_options(data, source) if config in DGS else uda_options(data, source)
+    opts += extra
     proc = subprocess.run([sys.executable, mmseg_tool_path('train.py'), osp.join(REPO, config),
                            '--work-dir', work, '--cfg-options', *opts], cwd=REPO,
                           capture_output=True, text=True, timeout=600)

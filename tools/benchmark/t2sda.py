@@ -67,6 +67,8 @@ ABLATIONS = {
     # row) and the contrastive loss on top of it (T2S-DA).
     'T2S-DA with lambda_T2S 0 (source CE on the FDA view, no contrastive loss)':
         (T2SDA, ['model.t2s_loss.loss_weight=0.0'], 'uda'),
+    'T2S-DA, source CE on the clean source (queries from one more forward of the FDA view)':
+        (T2SDA, ['model.source_loss_view=clean'], 'uda'),
     # DAFormer's step inside T2S-DA's machinery (its sampling draws from the same random stream):
     # how far a run moves from DAFormer's with the same seed when only that stream changes.
     'null control: T2S-DA with lambda_T2S 0 and no pseudo-target view':

@@ -19,6 +19,7 @@ from .student_outputs import StudentOutputs
 #: Per-class scores the dynamic re-weighting can track (see ``reweight_score``).
 REWEIGHT_SCORES = ('source_iou', 'source_accuracy', 'target_confidence', 'contrastive_accuracy')
 STYLE_FROM = ('target', 'source', None)
+SOURCE_LOSS_VIEWS = ('pseudo_target', 'clean')
 
 
 class KeyPools(NamedTuple):
@@ -65,7 +66,9 @@ class T2SDASegmentor(DAFormerSegmentor):
        its labels are the source labels (paper, Fig. 2; None: the clean source image);
     3. the student's supervised loss (and DAFormer's feature distance) is taken on that view, and
        the same forward's decoder features, projected by ``aux.projection``, are the queries
-       (labelled by the source ground truth at feature resolution); the teacher's decoder features
+       (labelled by the source ground truth at feature resolution; with
+       ``source_loss_view='clean'`` the supervised loss is taken on the clean source, as DAFormer
+       does, and the queries come from one more student forward of the view); the teacher's decoder features
        of the *clean* source, through ``aux.key_projection`` (an EMA of the projection head,
        ``key_momentum``), are the keys: they update the class prototypes (``aux.t2s_memory``) and
        are the source negatives; the :class:`T2SContrastiveLoss` (``src.loss_t2s``) is
@@ -114,6 +117,10 @@ class T2SDASegmentor(DAFormerSegmentor):
             (negative) target pixels. Defaults to 0.968 (DACS' threshold).
         target_queries (bool): Add reliable target pixels of the mixed image as queries.
         target_query_weight (float): Weight of ``tgt.loss_t2s``. Defaults to 1.0.
+        source_loss_view (str): Which source image the supervised loss (and feature distance) is
+            taken on: ``'pseudo_target'`` (default: the view, whose forward also gives the queries)
+            or ``'clean'`` (the source image, as DAFormer; the queries then need one more student
+            forward and backward of the view). The same without a pseudo-target view.
         key_interval (int): The teacher's forward of the clean source (the keys: prototype update
             and source negatives) runs on every ``key_interval``-th step; on the others the
             prototypes are the memory's and the source negatives its queue, so a value above 1
@@ -135,6 +142,7 @@ class T2SDASegmentor(DAFormerSegmentor):
                  target_queries: bool = True,
                  target_query_weight: float = 1.0,
                  key_interval: int = 1,
+                 source_loss_view: str = 'pseudo_target',
                  **kwargs):
         if reweight_score not in REWEIGHT_SCORES:
             raise ValueError(f'reweight_score must be one of {REWEIGHT_SCORES}, got '
@@ -143,6 +151,9 @@ class T2SDASegmentor(DAFormerSegmentor):
             raise ValueError(f'style_from must be one of {STYLE_FROM}, got {style_from!r}')
         if not 0 <= key_momentum <= 1:
             raise ValueError(f'key_momentum must be in [0, 1], got {key_momentum}')
+        if source_loss_view not in SOURCE_LOSS_VIEWS:
+            raise ValueError(f'source_loss_view must be one of {SOURCE_LOSS_VIEWS}, got '
+                             f'{source_loss_view!r}')
         if key_interval < 1:
             raise ValueError(f'key_interval must be >= 1, got {key_interval}')
         if key_interval > 1 and not (memory or {}).get('queue_size'):
@@ -185,6 +196,7 @@ class T2SDASegmentor(DAFormerSegmentor):
         self.target_queries = target_queries
         self.target_query_weight = target_query_weight
         self.key_interval = key_interval
+        self.source_loss_view = source_loss_view
         # Steps taken: which ones compute keys (a buffer, so a resumed run continues the cycle).
         self.register_buffer('t2s_step', torch.zeros((), dtype=torch.long))
         # Step-scoped hand-over between the named steps (cleared at the end of every step).
@@ -276,27 +288,33 @@ class T2SDASegmentor(DAFormerSegmentor):
         return Branch(img, source.samples)
 
     def t2s_source_loss(self, source: Branch, view: Branch) -> Dict[str, Tensor]:
-        """Supervised loss (+ feature distance) on ``view`` and the contrastive loss of its
-        queries against the teacher's keys of the clean ``source``."""
+        """Supervised loss (+ feature distance) on ``view`` (or on the clean ``source``, see
+        ``source_loss_view``) and the contrastive loss of the view's queries against the
+        teacher's keys of the clean ``source``."""
         net = self.student
+        supervised = source if self.source_loss_view == 'clean' else view
         if isinstance(net, AdaptationStudent):  # HRDA: its own supervised forward
-            losses, out = net.supervised_adaptation_outputs(view.img, view.samples)
+            losses, out = net.supervised_adaptation_outputs(supervised.img, supervised.samples)
             backbone_feats, fd_input = out.backbone_feats, out.backbone_input
-            dec = feature_head(net)._forward_feature(list(backbone_feats))
+            dec = (feature_head(net)._forward_feature(list(backbone_feats))
+                   if supervised is view else None)
             logits = out.decoder_logits
         else:
-            backbone_feats = net.backbone(view.img)
+            backbone_feats = net.backbone(supervised.img)
             feats = net.neck(backbone_feats) if net.with_neck else backbone_feats
             dec = net.decode_head._forward_feature(feats)
             logits = net.decode_head.cls_seg(dec)
-            losses = add_prefix(net.decode_head.loss_by_feat(logits, view.samples), 'decode')
-            fd_input = view.img
+            losses = add_prefix(net.decode_head.loss_by_feat(logits, supervised.samples),
+                                'decode')
+            fd_input = supervised.img
         gt = stack_labels(source.samples)
         if self.feature_distance is not None:
             with torch.no_grad():
                 ref = self.aux['imnet'](fd_input)[-1]
             losses[self.feature_distance.loss_name] = self.feature_distance(
                 backbone_feats[-1], ref, gt, self.num_classes)
+        if supervised is not view:  # the queries' own forward (the context view's on HRDA)
+            dec = feature_head(net)._forward_feature(net.extract_feat(view.img))
 
         self._feature_size = tuple(dec.shape[2:])
         labels = nearest_labels(gt, dec.shape[2:]).flatten()

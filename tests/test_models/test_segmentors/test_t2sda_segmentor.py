@@ -128,6 +128,28 @@ def test_keys_every_second_step_come_from_the_memory_between():
         build(key_interval=0)
 
 
+@pytest.mark.parametrize('where', ['pseudo_target', 'clean'])
+def test_where_the_source_loss_is_taken(where):
+    """The student's backbone sees the FDA view (the queries) in both forms; the clean source
+    image only when the supervised loss is taken on it (source_loss_view='clean')."""
+    model = build(source_loss_view=where)
+    data = model.data_preprocessor(uda_data(), True)
+    source, target = model.split_batch(data['inputs'], data['data_samples'])
+    view = model.pseudo_target_view(source, target)
+    seen = []
+    backbone = model.student.backbone
+    forward = backbone.forward
+    backbone.forward = lambda img: seen.append(img.detach().clone()) or forward(img)
+    log = step(model, uda_data())
+    assert float(log['src.loss_t2s']) > 0 and float(log['src.decode.loss_ce']) > 0
+    assert any(torch.allclose(img, view.img) for img in seen)
+    assert any(torch.equal(img, source.img) for img in seen) == (where == 'clean')
+    # student forwards: source (one view, or clean + view) and the ClassMix image
+    assert len(seen) == (3 if where == 'clean' else 2)
+    with pytest.raises(ValueError, match='source_loss_view must be one of'):
+        build(source_loss_view='target')
+
+
 def test_dg_trains_on_plain_source_batches():
     model = build(DG)
     assert 'pseudo_labeler' not in dict(model.named_children())
