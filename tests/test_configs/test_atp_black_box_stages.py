@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import torch
+from mmengine.config import Config
 
 from conftest import REPO
 
@@ -98,3 +99,6 @@ def test_each_stage_trains_its_step(pipeline):
     state = torch.load(pipeline['summary']['propagate']['checkpoint'], map_location='cpu',
                        weights_only=False)['state_dict']
     assert state['aux.prototypes.count'].sum() > 0
+    # the black-box P keeps the warmed-up EMA teacher (the white-box one is anchored to T)
+    dumped = glob.glob(osp.join(work, 'propagate', '*', 'vis_data', 'config.py'))
+    assert dumped and Config.fromfile(dumped[0]).default_hooks.mean_teacher.ramp is True

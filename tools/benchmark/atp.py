@@ -1,4 +1,4 @@
-"""ATP on the toy benchmark: Align -> Teach -> Propagate, the black-box pipeline, two ablations.
+"""ATP on the toy benchmark: Align -> Teach -> Propagate, the black-box pipeline, ablations.
 
 For each seed, from the source-only model of ``tools/benchmark/adaptation.py`` (its run cache:
 the same source run is reused, not retrained):
@@ -13,7 +13,8 @@ the same source run is reused, not retrained):
   starting checkpoint as the default;
 * black-box: ``tools/atp_black_box_predictions.py`` writes the source model's predictions on the
   target train images (float16 probabilities), a fresh model is distilled from those files alone
-  (KL), then A -> T -> P (as ``configs/atp/stages_black_box_toy.py``);
+  (KL), then A -> T -> P (as ``configs/atp/stages_black_box_toy.py``, whose P keeps DAFormer's
+  warmed-up teacher); ablation: that P with the teacher anchored to T (the white-box default);
 * baselines, from their cached runs (``--baseline-work-dir``, the adaptation benchmark's):
   source-only, TENT, SHOT-IM; and Cal-SFDA from ``tools/benchmark/calsfda.py``'s runs
   (``--calsfda-work-dir``) when they exist (its own ECE-loss source model).
@@ -38,6 +39,7 @@ import subprocess
 import sys
 
 import numpy as np
+from mmengine.config import Config
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(HERE))
@@ -61,6 +63,7 @@ TEACH_PUBLIC = ('configs/atp/atp-teach-public_deeplabv2_r18-tiny_1xb4-300_toy-so
 PROPAGATE = 'configs/atp/atp-propagate_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py'
 DISTILL = 'configs/atp/atp-distill_deeplabv2_r18-tiny_1xb4-800_toy-target-128x256.py'
 PREDICT_TOOL = 'tools/atp_black_box_predictions.py'
+BLACK_BOX_STAGES = 'configs/atp/stages_black_box_toy.py'
 
 
 def fmt(values, digits=2):
@@ -120,13 +123,26 @@ def plain_entropy(cfg):
             t.update(rho_0=1.0, schedule='constant')
 
 
-def chain(work, seed, start, root, run, prefix=''):
-    """A -> T -> P from ``start``; returns ``{stage: work dir}`` of the finished stages."""
+def anchored_teacher(cfg):
+    """Propagate with the EMA teacher anchored to T (the white-box default; the ablation of the
+    black-box pipeline)."""
+    cfg.default_hooks.mean_teacher.ramp = False
+
+
+def stage_options(stages_file):
+    """``{stage name: its cfg_options}`` of a stages file."""
+    return {s['name']: list(s.get('cfg_options') or [])
+            for s in Config.fromfile(stages_file).stages}
+
+
+def chain(work, seed, start, root, run, prefix='', options=None):
+    """A -> T -> P from ``start`` (``options``: per stage, as a stages file's ``cfg_options``);
+    returns ``{stage: work dir}`` of the finished stages."""
     dirs, ckpt = {}, start
     for name, config in (('align', ALIGN), ('teach', TEACH), ('propagate', PROPAGATE)):
         d = osp.join(work, prefix + name)
-        ckpt = run(config, d, [f'randomness.seed={seed}', f'load_from={ckpt}'], root,
-                   f'{prefix}{name} seed {seed}')
+        ckpt = run(config, d, [f'randomness.seed={seed}', f'load_from={ckpt}',
+                               *(options or {}).get(name, [])], root, f'{prefix}{name} seed {seed}')
         if ckpt is None:
             break
         dirs[name] = d
@@ -218,9 +234,16 @@ def atp_seed(args, seed):
                 rows['black-box: distilled'] = last_and_oracle(d)
                 dirs = chain(work, seed, ckpt, root,
                              lambda c, d_, o, r, desc: run(c, d_, o, r, desc),
-                             prefix='black_box_')
+                             prefix='black_box_', options=stage_options(BLACK_BOX_STAGES))
                 for name, d_ in dirs.items():
                     rows[f'black-box: after {name[0].upper()}'] = last_and_oracle(d_)
+                teach_ckpt = osp.join(work, 'black_box_teach', 'iter_300.pth')
+                if osp.isfile(teach_ckpt):
+                    d = osp.join(work, 'black_box_ablation_propagate_anchored_teacher')
+                    if run(PROPAGATE, d, [*opts, f'load_from={teach_ckpt}'],
+                           desc=f'black-box P anchored teacher {seed}', edit=anchored_teacher):
+                        rows['black-box: after P with the teacher anchored to T'] = \
+                            last_and_oracle(d)
     return rows
 
 
@@ -229,7 +252,8 @@ ORDER = ['source-only', 'TENT', 'SHOT-IM', 'Cal-SFDA (its own ECE-loss source mo
          'ablation: T without negative labels', 'ablation: T on the clean target image',
          'ablation: P with the warmed-up EMA teacher', "variant: T in the public code's form",
          'black-box: distilled', 'black-box: after A',
-         'black-box: after T', 'black-box: after P']
+         'black-box: after T', 'black-box: after P',
+         'black-box: after P with the teacher anchored to T']
 
 
 def table(results, seeds):
