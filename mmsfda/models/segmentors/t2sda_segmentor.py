@@ -68,11 +68,11 @@ class T2SDASegmentor(DAFormerSegmentor):
        the same forward's decoder features, projected by ``aux.projection``, are the queries
        (labelled by the source ground truth at feature resolution; with
        ``source_loss_view='clean'`` the supervised loss is taken on the clean source, as DAFormer
-       does, and the queries come from one more student forward of the view); the teacher's decoder features
-       of the *clean* source, through ``aux.key_projection`` (an EMA of the projection head,
-       ``key_momentum``), are the keys: they update the class prototypes (``aux.t2s_memory``) and
-       are the source negatives; the :class:`T2SContrastiveLoss` (``src.loss_t2s``) is
-       backpropagated with the source loss;
+       does, and the queries come from one more student forward of the view); the teacher's
+       decoder features of the *clean* source, through ``aux.key_projection`` (an EMA of the
+       projection head, ``key_momentum``), are the keys: they update the class prototypes
+       (``aux.t2s_memory``) and are the source negatives; the :class:`T2SContrastiveLoss`
+       (``src.loss_t2s``) is backpropagated with the source loss;
     4. DAFormer's ClassMix step on the target; with ``target_queries`` the student's features of
        the mixed image at reliable target pixels (teacher confidence >= ``reliable_threshold``,
        not pasted from the source) are extra queries (``tgt.loss_t2s``, weight
