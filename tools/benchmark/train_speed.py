@@ -32,7 +32,9 @@ method's segmentor comes from its toy config (``METHODS``) with the student repl
   teacher fwd on the clean source for keys and prototypes, projection heads, contrastive loss on
   source and reliable target queries); its cost over ``daformer`` is the method's.
   ``t2sda-keys-every-2``: the same with the teacher's clean-source forward on every second step
-  only (``key_interval=2``; the other steps take the memory's prototypes and queued keys).
+  only (``key_interval=2``; the other steps take the memory's prototypes and queued keys);
+  ``t2sda-clean-source-loss``: the supervised loss on the clean source, the queries from one more
+  student forward of the FDA view (``source_loss_view='clean'``).
 
 Every mode runs ``train_step`` as mmengine's runner does (plus the EMA where the config has
 ``MeanTeacherHook``). ``--amp``: bf16 autocast (CUDA: mmengine's ``AmpOptimWrapper``; CPU:
@@ -93,6 +95,9 @@ METHODS = {
     't2sda-keys-every-2': (
         'configs/t2sda/t2sda-daformer_mit-tiny_1xb4-300_toy-source-to-target-128x256.py', 'uda',
         dict(key_interval=2, memory=dict(prototype_momentum=0.99, queue_size=64, queue_push=64))),
+    't2sda-clean-source-loss': (
+        'configs/t2sda/t2sda-daformer_mit-tiny_1xb4-300_toy-source-to-target-128x256.py', 'uda',
+        dict(source_loss_view='clean')),
     # ATP's three steps (the propagate head reads the r18-tiny's 128 channels: --model r18-tiny);
     # the prototype contrast on from the first step.
     'atp-align': ('configs/atp/atp-align_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-'
@@ -302,7 +307,9 @@ def describe(mode: str) -> str:
                  f"{', one backward of both' if one else ''}, SGD step")
     if m.get('t2s_loss'):
         every = m.get('key_interval', 1)
-        parts.append(f"T2S-DA: FDA view, teacher fwd on clean source"
+        clean = m.get('source_loss_view') == 'clean'
+        parts.append(f"T2S-DA: FDA view{' (its own student fwd/bwd)' if clean else ''}, "
+                     f"teacher fwd on clean source"
                      f"{f' once every {every} steps' if every > 1 else ''}, projection heads, "
                      'T2SContrastiveLoss')
     if m.get('masking'):
