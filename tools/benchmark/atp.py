@@ -63,6 +63,7 @@ TEACH_PUBLIC = ('configs/atp/atp-teach-public_deeplabv2_r18-tiny_1xb4-300_toy-so
 PROPAGATE = 'configs/atp/atp-propagate_deeplabv2_r18-tiny_1xb4-300_toy-source-to-target-128x256.py'
 DISTILL = 'configs/atp/atp-distill_deeplabv2_r18-tiny_1xb4-800_toy-target-128x256.py'
 PREDICT_TOOL = 'tools/atp_black_box_predictions.py'
+STAGES = 'configs/atp/stages_toy.py'
 BLACK_BOX_STAGES = 'configs/atp/stages_black_box_toy.py'
 
 
@@ -110,12 +111,6 @@ def clean_view(cfg):
     cfg.model.pop('strong_augment')
 
 
-def ramped_teacher(cfg):
-    """Propagate with the public code's EMA teacher: DAFormer's 1 - 1/(t+1) warm-up (the
-    ablation)."""
-    cfg.default_hooks.mean_teacher.ramp = True
-
-
 def plain_entropy(cfg):
     """Align with plain entropy on every pixel (rho = 1 throughout, the ablation)."""
     for t in cfg.model.target_losses:
@@ -123,10 +118,12 @@ def plain_entropy(cfg):
             t.update(rho_0=1.0, schedule='constant')
 
 
-def anchored_teacher(cfg):
-    """Propagate with the EMA teacher anchored to T (the white-box default; the ablation of the
-    black-box pipeline)."""
-    cfg.default_hooks.mean_teacher.ramp = False
+def teacher_warmup(ramp):
+    """Edit making Propagate's EMA teacher use DAFormer's 1 - 1/(t+1) warm-up (``ramp``: the
+    public code's, the black-box default) or stay anchored to T (the white-box default)."""
+    def edit(cfg):
+        cfg.default_hooks.mean_teacher.ramp = ramp
+    return edit
 
 
 def stage_options(stages_file):
@@ -194,7 +191,8 @@ def atp_seed(args, seed):
 
     work = osp.join(args.work_dir, run_name('ATP', seed))
     if 'atp' in args.parts or 'ablations' in args.parts:
-        dirs = chain(work, seed, source_ckpt, root, lambda c, d, o, r, desc: run(c, d, o, r, desc))
+        dirs = chain(work, seed, source_ckpt, root, lambda c, d, o, r, desc: run(c, d, o, r, desc),
+                     options=stage_options(STAGES))
         for name, d in dirs.items():
             rows[f'ATP after {name[0].upper()}'] = last_and_oracle(d)
     if 'ablations' in args.parts:
@@ -216,7 +214,7 @@ def atp_seed(args, seed):
         if osp.isfile(teach_ckpt):
             d = osp.join(work, 'ablation_propagate_ramped_teacher')
             if run(PROPAGATE, d, [*opts, f'load_from={teach_ckpt}'],
-                   desc=f'P ramped teacher {seed}', edit=ramped_teacher):
+                   desc=f'P ramped teacher {seed}', edit=teacher_warmup(True)):
                 rows['ablation: P with the warmed-up EMA teacher'] = last_and_oracle(d)
         if osp.isfile(align_ckpt):
             d = osp.join(work, 'ablation_teach_clean_view')
@@ -241,7 +239,7 @@ def atp_seed(args, seed):
                 if osp.isfile(teach_ckpt):
                     d = osp.join(work, 'black_box_ablation_propagate_anchored_teacher')
                     if run(PROPAGATE, d, [*opts, f'load_from={teach_ckpt}'],
-                           desc=f'black-box P anchored teacher {seed}', edit=anchored_teacher):
+                           desc=f'black-box P anchored teacher {seed}', edit=teacher_warmup(False)):
                         rows['black-box: after P with the teacher anchored to T'] = \
                             last_and_oracle(d)
     return rows
