@@ -99,6 +99,12 @@ def test_each_stage_trains_its_step(pipeline):
     state = torch.load(pipeline['summary']['propagate']['checkpoint'], map_location='cpu',
                        weights_only=False)['state_dict']
     assert state['aux.prototypes.count'].sum() > 0
+    def dumped(name):
+        paths = glob.glob(osp.join(work, name, '*', 'vis_data', 'config.py'))
+        assert paths, name
+        return Config.fromfile(paths[0])
+
+    # the black-box A adds the diversity term (the white-box A has none)
+    assert dumped('align').model.target_losses[0].div_weight == 0.4
     # the black-box P keeps the warmed-up EMA teacher (the white-box one is anchored to T)
-    dumped = glob.glob(osp.join(work, 'propagate', '*', 'vis_data', 'config.py'))
-    assert dumped and Config.fromfile(dumped[0]).default_hooks.mean_teacher.ramp is True
+    assert dumped('propagate').default_hooks.mean_teacher.ramp is True

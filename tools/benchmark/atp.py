@@ -13,8 +13,9 @@ the same source run is reused, not retrained):
   starting checkpoint as the default;
 * black-box: ``tools/atp_black_box_predictions.py`` writes the source model's predictions on the
   target train images (float16 probabilities), a fresh model is distilled from those files alone
-  (KL), then A -> T -> P (as ``configs/atp/stages_black_box_toy.py``, whose P keeps DAFormer's
-  warmed-up teacher); ablation: that P with the teacher anchored to T (the white-box default);
+  (KL), then A -> T -> P (as ``configs/atp/stages_black_box_toy.py``, whose A adds the diversity
+  term and whose P keeps DAFormer's warmed-up teacher); ablations: A without the diversity term
+  (the white-box A), P with the teacher anchored to T (the white-box default);
 * baselines, from their cached runs (``--baseline-work-dir``, the adaptation benchmark's):
   source-only, TENT, SHOT-IM; and Cal-SFDA from ``tools/benchmark/calsfda.py``'s runs
   (``--calsfda-work-dir``) when they exist (its own ECE-loss source model).
@@ -235,6 +236,11 @@ def atp_seed(args, seed):
                              prefix='black_box_', options=stage_options(BLACK_BOX_STAGES))
                 for name, d_ in dirs.items():
                     rows[f'black-box: after {name[0].upper()}'] = last_and_oracle(d_)
+                d = osp.join(work, 'black_box_ablation_align_no_diversity')
+                if run(ALIGN, d, [*opts, f'load_from={ckpt}'],
+                       desc=f'black-box A without the diversity term {seed}'):
+                    rows['black-box: after A without the diversity term (the white-box A)'] = \
+                        last_and_oracle(d)
                 teach_ckpt = osp.join(work, 'black_box_teach', 'iter_300.pth')
                 if osp.isfile(teach_ckpt):
                     d = osp.join(work, 'black_box_ablation_propagate_anchored_teacher')
@@ -250,6 +256,7 @@ ORDER = ['source-only', 'TENT', 'SHOT-IM', 'Cal-SFDA (its own ECE-loss source mo
          'ablation: T without negative labels', 'ablation: T on the clean target image',
          'ablation: P with the warmed-up EMA teacher', "variant: T in the public code's form",
          'black-box: distilled', 'black-box: after A',
+         'black-box: after A without the diversity term (the white-box A)',
          'black-box: after T', 'black-box: after P',
          'black-box: after P with the teacher anchored to T']
 
