@@ -104,7 +104,10 @@ def test_each_stage_trains_its_step(pipeline):
         assert paths, name
         return Config.fromfile(paths[0])
 
-    # the black-box A adds the diversity term (the white-box A has none)
+    # the black-box A adds the diversity term (the white-box A has none), T labels half of each
+    # class from the first round (the white box: 0.2, growing)
     assert dumped('align').model.target_losses[0].div_weight == 0.4
+    labeler = dumped('teach').model.pseudo_labeler
+    assert (labeler.proportion, labeler.proportion_step) == (0.5, 0.0)
     # the black-box P keeps the warmed-up EMA teacher (the white-box one is anchored to T)
     assert dumped('propagate').default_hooks.mean_teacher.ramp is True

@@ -14,8 +14,9 @@ the same source run is reused, not retrained):
 * black-box: ``tools/atp_black_box_predictions.py`` writes the source model's predictions on the
   target train images (float16 probabilities), a fresh model is distilled from those files alone
   (KL), then A -> T -> P (as ``configs/atp/stages_black_box_toy.py``, whose A adds the diversity
-  term and whose P keeps DAFormer's warmed-up teacher); ablations: A without the diversity term
-  (the white-box A), P with the teacher anchored to T (the white-box default);
+  term, whose T labels half of each class's pixels from the first round and whose P keeps
+  DAFormer's warmed-up teacher); ablations: A without the diversity term (the white-box A), T with
+  the white-box label shares, P with the teacher anchored to T (the white-box default);
 * baselines, from their cached runs (``--baseline-work-dir``, the adaptation benchmark's):
   source-only, TENT, SHOT-IM; and Cal-SFDA from ``tools/benchmark/calsfda.py``'s runs
   (``--calsfda-work-dir``) when they exist (its own ECE-loss source model).
@@ -241,6 +242,13 @@ def atp_seed(args, seed):
                        desc=f'black-box A without the diversity term {seed}'):
                     rows['black-box: after A without the diversity term (the white-box A)'] = \
                         last_and_oracle(d)
+                black_box_align = osp.join(work, 'black_box_align', 'iter_300.pth')
+                d = osp.join(work, 'black_box_ablation_teach_white_box_labels')
+                if osp.isfile(black_box_align) and run(
+                        TEACH, d, [*opts, f'load_from={black_box_align}'],
+                        desc=f'black-box T with the white-box label shares {seed}'):
+                    rows['black-box: after T with the white-box label shares (0.2 growing)'] = \
+                        last_and_oracle(d)
                 teach_ckpt = osp.join(work, 'black_box_teach', 'iter_300.pth')
                 if osp.isfile(teach_ckpt):
                     d = osp.join(work, 'black_box_ablation_propagate_anchored_teacher')
@@ -257,7 +265,9 @@ ORDER = ['source-only', 'TENT', 'SHOT-IM', 'Cal-SFDA (its own ECE-loss source mo
          'ablation: P with the warmed-up EMA teacher', "variant: T in the public code's form",
          'black-box: distilled', 'black-box: after A',
          'black-box: after A without the diversity term (the white-box A)',
-         'black-box: after T', 'black-box: after P',
+         'black-box: after T',
+         'black-box: after T with the white-box label shares (0.2 growing)',
+         'black-box: after P',
          'black-box: after P with the teacher anchored to T']
 
 
