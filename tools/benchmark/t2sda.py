@@ -11,11 +11,14 @@ first seed.
 
 ``--size H W`` runs the protocol on toy data generated at that size (``make_toy_data.py --height H
 --width W`` into ``--data``): crops, padding and the rare-class-sampling pixel count follow; the
-schedules stay the configs'. ``--batch N`` sets the batch size of every adaptation / DG run
-(the source model keeps its config's).
+schedules stay the configs'. ``--shift S --severity K`` generates the target domain of
+``make_toy_data.py``'s shift family instead of the default target (into ``--data``, which must then
+be another folder). ``--batch N`` sets the batch size of every adaptation / DG run (the source
+model keeps its config's).
 
     python tools/benchmark/t2sda.py [--seeds 0 1 2] [--work-dir work_dirs/t2sda]
-        [--data data/toy] [--size 128 256] [--batch N] [--only main ablations cost dg]
+        [--data data/toy] [--size 128 256] [--shift S --severity K] [--batch N]
+        [--only main ablations cost dg]
         [--runs NAME ...] [--similarity]
 
 Finished runs are reused (``train_config``'s content key) and interrupted ones resume; seeds can
@@ -47,7 +50,16 @@ SOURCE = 'configs/source_only/daformer_mit-tiny_1xb4-800_toy-source-128x256.py'
 DAFORMER = 'configs/daformer/daformer_mit-tiny_1xb4-300_toy-source-to-target-128x256.py'
 T2SDA = 'configs/t2sda/t2sda-daformer_mit-tiny_1xb4-300_toy-source-to-target-128x256.py'
 T2SDG = 'configs/t2sda/t2sda-dg-daformer_mit-tiny_1xb4-300_toy-source-128x256.py'
-# name -> (config, extra options, kind); kind: 'uda' (DomainPairDataset) or 'dg' (source only)
+
+
+def photometric_view(cfg):
+    """The DG configs' weight-free pseudo-target view (``StrongAugment``) in a UDA config."""
+    cfg.model.pseudo_target = dict(type='StrongAugment')
+    cfg.model.style_from = None
+
+
+# name -> (config, extra options, kind[, edit of the parsed config]); kind: 'uda'
+# (DomainPairDataset) or 'dg' (source only)
 MAIN = {
     'DAFormer (DACS)': (DAFORMER, [], 'uda'),
     'T2S-DA': (T2SDA, [], 'uda'),
@@ -69,6 +81,13 @@ ABLATIONS = {
         (T2SDA, ['model.t2s_loss.loss_weight=0.0'], 'uda'),
     'T2S-DA, source CE on the clean source (queries from one more forward of the FDA view)':
         (T2SDA, ['model.source_loss_view=clean'], 'uda'),
+    # The DG configs' weight-free view (colour jitter + blur of the source image) as the
+    # pseudo-target view instead of FDA, with and without the contrastive loss: T2S-DG, trained
+    # on that view without target data, ends above DAFormer on the toy.
+    'T2S-DA, photometric pseudo-target view (StrongAugment, as the DG configs)':
+        (T2SDA, [], 'uda', photometric_view),
+    'T2S-DA, photometric pseudo-target view, lambda_T2S 0 (no contrastive loss)':
+        (T2SDA, ['model.t2s_loss.loss_weight=0.0'], 'uda', photometric_view),
     # DAFormer's step inside T2S-DA's machinery (its sampling draws from the same random stream):
     # how far a run moves from DAFormer's with the same seed when only that stream changes.
     'null control: T2S-DA with lambda_T2S 0 and no pseudo-target view':
@@ -155,14 +174,14 @@ def run_seed(args, seed, groups):
                           data_root=root, desc=f'source-only, seed {seed}')
     rows = {'source-only': last_and_oracle(evaluate_run(src_work, args.data))}
     for group in groups:
-        for name, (config, options, kind) in GROUPS[group].items():
+        for name, (config, options, kind, *edit) in GROUPS[group].items():
             if args.runs and name not in args.runs:
                 continue
             work = osp.join(args.work_dir, run_name(name, seed))
             batch = [f'train_dataloader.batch_size={args.batch}'] if args.batch else []
             train_config(config, work, [*common, f'load_from={source}', *options,
                                         *size_options(args.size, kind), *batch],
-                         data_root=root, desc=f'{name}, seed {seed}')
+                         data_root=root, desc=f'{name}, seed {seed}', edit=(edit or [None])[0])
             rows[name] = last_and_oracle(evaluate_run(work, args.data))
             write_report(args, collect(args, groups))  # partial tables survive an interruption
     return rows
@@ -228,6 +247,10 @@ def main():
     p.add_argument('--work-dir', default='work_dirs/t2sda')
     p.add_argument('--data', default=TOY_ROOT)
     p.add_argument('--size', type=int, nargs=2, default=list(TOY_SIZE), metavar=('H', 'W'))
+    p.add_argument('--shift', default=None,
+                   help="make_toy_data.py's --shift of the target domain (with --data elsewhere "
+                        'than data/toy; default: the default target)')
+    p.add_argument('--severity', type=int, default=None, help="make_toy_data.py's --severity")
     p.add_argument('--only', nargs='+', choices=sorted(GROUPS), default=list(GROUPS),
                    help='run groups (source-only always runs)')
     p.add_argument('--runs', nargs='+', metavar='NAME',
@@ -244,6 +267,10 @@ def main():
         cmd = [sys.executable, 'tools/make_toy_data.py', '--out', args.data, '--no-progress']
         if tuple(args.size) != TOY_SIZE:
             cmd += ['--height', str(args.size[0]), '--width', str(args.size[1])]
+        if args.shift:
+            cmd += ['--shift', args.shift]
+        if args.severity is not None:
+            cmd += ['--severity', str(args.severity)]
         subprocess.run(cmd, check=True)
         for seed in args.seeds:
             run_seed(args, seed, args.only)
