@@ -183,14 +183,15 @@ def run_seed(args, seed, groups):
                                         *size_options(args.size, kind), *batch],
                          data_root=root, desc=f'{name}, seed {seed}', edit=(edit or [None])[0])
             rows[name] = last_and_oracle(evaluate_run(work, args.data))
-            write_report(args, collect(args, groups))  # partial tables survive an interruption
+            write_report(args, collect(args))  # partial tables survive an interruption
     return rows
 
 
-def collect(args, groups):
-    """Every finished and evaluated run of the seeds (missing ones are left out)."""
+def collect(args):
+    """Every finished and evaluated run of the seeds, of every group whatever ``--only`` chose
+    (the report is one file: missing runs are left out)."""
     results = {}
-    names = ['source-only'] + [n for g in groups for n in GROUPS[g]]
+    names = ['source-only'] + [n for g in GROUPS for n in GROUPS[g]]
     for seed in args.seeds:
         for name in names:
             work = osp.join(args.work_dir, run_name(name, seed))
@@ -274,7 +275,7 @@ def main():
         subprocess.run(cmd, check=True)
         for seed in args.seeds:
             run_seed(args, seed, args.only)
-    text = write_report(args, collect(args, args.only))
+    text = write_report(args, collect(args))
     print(text)
     if args.similarity:
         print(similarity(args, args.seeds[0]))
