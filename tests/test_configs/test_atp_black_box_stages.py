@@ -99,6 +99,7 @@ def test_each_stage_trains_its_step(pipeline):
     state = torch.load(pipeline['summary']['propagate']['checkpoint'], map_location='cpu',
                        weights_only=False)['state_dict']
     assert state['aux.prototypes.count'].sum() > 0
+
     def dumped(name):
         paths = glob.glob(osp.join(work, name, '*', 'vis_data', 'config.py'))
         assert paths, name

@@ -181,7 +181,7 @@ def run_seed(args, seed, groups):
             batch = [f'train_dataloader.batch_size={args.batch}'] if args.batch else []
             train_config(config, work, [*common, f'load_from={source}', *options,
                                         *size_options(args.size, kind), *batch],
-                         data_root=root, desc=f'{name}, seed {seed}', edit=(edit or [None])[0])
+                         data_root=root, desc=f'{name}, seed {seed}', edit=edit[0] if edit else None)
             rows[name] = last_and_oracle(evaluate_run(work, args.data))
             write_report(args, collect(args))  # partial tables survive an interruption
     return rows
@@ -263,6 +263,9 @@ def main():
     p.add_argument('--report-only', action='store_true',
                    help='train nothing: the tables of the finished, evaluated runs')
     args = p.parse_args()
+    if (args.shift or args.severity is not None) and osp.normpath(args.data) == TOY_ROOT:
+        p.error(f'--shift/--severity would regenerate {TOY_ROOT} with another target domain: '
+                'give --data another folder (e.g. data/toy_fog-2)')
     os.chdir(REPO)
     if not args.report_only:
         cmd = [sys.executable, 'tools/make_toy_data.py', '--out', args.data, '--no-progress']
